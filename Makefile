@@ -1,0 +1,62 @@
+# The two commands: `make run` (install, migrate, demo data, serve) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint format ivs-sdk vendor-hls bench clean
+
+$(VENV)/bin/activate:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: requirements.txt $(VENV)/bin/activate
+	$(PIP) install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/bin/activate
+	$(PIP) install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.installed
+
+## Install, migrate, create a demo stream and codes on an empty database, and serve.
+run: $(VENV)/.installed
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py demo_stream
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+## Install the test dependencies and the IVS SDK build, then run the whole suite.
+test: $(VENV)/.installed-dev ivs-sdk
+	$(PY) -m pytest
+
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+## Build the IVS Web Player SDK from npm into static/ivs/ (git-ignored: its license forbids
+## committing it). Used when IVS_PLAYER_SCRIPT_URL=local, and by the browser tests.
+ivs-sdk: static/ivs/amazon-ivs-player.js
+
+static/ivs/amazon-ivs-player.js: tools/ivs-sdk/package.json tools/ivs-sdk/package-lock.json tools/ivs-sdk/entry.js
+	cd tools/ivs-sdk && npm ci --no-audit --no-fund --loglevel=error
+	mkdir -p static/ivs
+	tools/ivs-sdk/node_modules/.bin/esbuild tools/ivs-sdk/entry.js --bundle --minify \
+		--format=iife --target=es2019 --log-level=warning --outfile=$@
+	cp tools/ivs-sdk/node_modules/amazon-ivs-player/dist/assets/* static/ivs/
+
+## Refresh the vendored hls.js (Apache-2.0) from npm.
+HLS_VERSION := 1.7.4
+vendor-hls:
+	rm -rf build/hls && mkdir -p build/hls
+	cd build/hls && npm pack --silent hls.js@$(HLS_VERSION) && tar xzf hls.js-$(HLS_VERSION).tgz
+	cp build/hls/package/dist/hls.min.js build/hls/package/LICENSE static/vendor/hls.js/
+
+bench: $(VENV)/.installed-dev
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) build static/ivs staticfiles tools/ivs-sdk/node_modules

@@ -1,0 +1,40 @@
+"""Speech engines: the one place the site talks to a speech-to-text service.
+
+The caption session only sees the small interface in :mod:`captions.speech.base`;
+:func:`get_engine` picks the implementation named by ``settings.CAPTIONS_ENGINE``.
+"""
+
+from captions.speech.base import (
+    EngineStatus,
+    SpeechEngine,
+    SpeechEvent,
+    SpeechRefused,
+    SpeechSession,
+    Transcript,
+)
+
+__all__ = [
+    "EngineStatus",
+    "SpeechEngine",
+    "SpeechEvent",
+    "SpeechRefused",
+    "SpeechSession",
+    "Transcript",
+    "get_engine",
+]
+
+
+def get_engine() -> SpeechEngine:
+    """Return the configured speech engine."""
+    from django.conf import settings
+
+    name = settings.CAPTIONS_ENGINE
+    if name == "deepgram":
+        from captions.speech.deepgram import DeepgramEngine
+
+        return DeepgramEngine(
+            url=settings.DEEPGRAM_URL,
+            api_key=settings.DEEPGRAM_API_KEY,
+            model=settings.DEEPGRAM_MODEL,
+        )
+    raise ValueError(f"Unknown CAPTIONS_ENGINE {name!r}")

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class GateConfig(AppConfig):
+    name = "gate"
+    verbose_name = "Access codes"

@@ -1,0 +1,226 @@
+"""Settings for the livestream site.
+
+Every value that differs between machines comes from the environment (or a ``.env`` file
+beside ``manage.py``); ``.env.example`` lists them all. Development gets working defaults;
+with ``DEBUG`` off, what production must set has no default.
+"""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+# --- Core ------------------------------------------------------------------------------------
+
+DEBUG = env.bool("DEBUG", default=True)
+
+
+def _required(name: str, value: object) -> None:
+    if not value:
+        raise ImproperlyConfigured(
+            f"{name} must be set when DEBUG is off (see .env.example). "
+            f"Refusing to start without it."
+        )
+
+
+SECRET_KEY = env.str("SECRET_KEY", default="")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[])
+if DEBUG:
+    SECRET_KEY = SECRET_KEY or "django-insecure-development-only-key"
+    ALLOWED_HOSTS = ALLOWED_HOSTS or ["localhost", "127.0.0.1", "[::1]", "testserver"]
+else:
+    _required("SECRET_KEY", SECRET_KEY)
+    _required("ALLOWED_HOSTS", ALLOWED_HOSTS)
+if "*" in ALLOWED_HOSTS:
+    # A wildcard would let any Origin through the websocket origin check.
+    raise ImproperlyConfigured("ALLOWED_HOSTS must list the site's hosts; '*' is refused.")
+
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    # Daphne first: its runserver serves HTTP and websockets.
+    "daphne",
+    # Django
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    # Third party
+    "channels",
+    # Local
+    "livestream",
+    "gate",
+    "captions",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "livestream.csp.ContentSecurityPolicyMiddleware",
+]
+
+ROOT_URLCONF = "livestream.urls"
+ASGI_APPLICATION = "livestream.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Data ------------------------------------------------------------------------------------
+
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+}
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env.str("REDIS_URL", default="")
+
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "livestream",
+        }
+    }
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": env.str(
+                "CHANNEL_LAYER_BACKEND", default="channels_redis.pubsub.RedisPubSubChannelLayer"
+            ),
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": "livestream"},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels.layers.InMemoryChannelLayer",
+            "CONFIG": {"capacity": 1000},
+        }
+    }
+
+# --- Sessions, cookies and HTTPS ------------------------------------------------------------
+
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=12 * 60 * 60)
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if env.bool("BEHIND_TLS_PROXY", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+
+# Number of reverse proxies in front of the site that append to X-Forwarded-For. 0 (the
+# default) means X-Forwarded-For is ignored and the socket's peer address is the client.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
+# --- Static files ----------------------------------------------------------------------------
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+WHITENOISE_MIMETYPES = {".wasm": "application/wasm"}
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
+
+# --- Auth ------------------------------------------------------------------------------------
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "/admin/login/"
+
+# --- The gate --------------------------------------------------------------------------------
+
+# How long an accepted code's grant lasts in a session before the code must be entered again.
+GATE_GRANT_MAX_AGE = env.int("GATE_GRANT_MAX_AGE", default=12 * 60 * 60)
+# Code attempts per client IP, and per IP + code, within GATE_RATE_WINDOW seconds.
+GATE_RATE_LIMIT_PER_IP = env.int("GATE_RATE_LIMIT_PER_IP", default=20)
+GATE_RATE_LIMIT_PER_CODE = env.int("GATE_RATE_LIMIT_PER_CODE", default=5)
+GATE_RATE_WINDOW = env.int("GATE_RATE_WINDOW", default=300)
+# How often open websockets re-check that their code is still usable (seconds).
+GATE_SOCKET_RECHECK = env.float("GATE_SOCKET_RECHECK", default=1.0)
+
+# --- The player ------------------------------------------------------------------------------
+
+IVS_PLAYER_VERSION = "1.56.1"
+# Where the IVS Web Player SDK is loaded from. "local" serves the copy `make ivs-sdk` builds
+# from npm into static/ivs/ (never committed: the SDK's license forbids it).
+IVS_PLAYER_SCRIPT_URL = env.str(
+    "IVS_PLAYER_SCRIPT_URL",
+    default=f"https://player.live-video.net/{IVS_PLAYER_VERSION}/amazon-ivs-player.min.js",
+)
+
+# --- Captions --------------------------------------------------------------------------------
+
+CAPTIONS_ENGINE = env.str("CAPTIONS_ENGINE", default="deepgram")
+DEEPGRAM_API_KEY = env.str("DEEPGRAM_API_KEY", default="")
+DEEPGRAM_URL = env.str("DEEPGRAM_URL", default="wss://api.deepgram.com/v1/listen")
+DEEPGRAM_MODEL = env.str("DEEPGRAM_MODEL", default="nova-3")
+
+# --- i18n ------------------------------------------------------------------------------------
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+# --- Logging ---------------------------------------------------------------------------------
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+}

@@ -1,0 +1,15 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from livestream import views
+
+admin.site.site_header = "Live stream administration"
+admin.site.site_title = "Live stream admin"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("", include("gate.urls")),
+    path("watch/<slug:slug>/", views.watch, name="watch"),
+    path("healthz", views.healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+]
