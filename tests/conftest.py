@@ -28,6 +28,29 @@ def require_program(name: str) -> str:
     return path
 
 
+REDIS_TEST_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/15")
+POSTGRES_TEST_URL = os.environ.get("POSTGRES_TEST_URL", "postgres://postgres@127.0.0.1:5432/test")
+
+
+def redis_available(url: str = REDIS_TEST_URL) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """A real Redis (database 15 by default, flushed before use)."""
+    import redis
+
+    require(redis_available(), f"no Redis answers at {REDIS_TEST_URL}")
+    redis.Redis.from_url(REDIS_TEST_URL).flushdb()
+    return REDIS_TEST_URL
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     cache.clear()
