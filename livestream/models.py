@@ -1,4 +1,5 @@
 from django.db import models
+from django.db.models import F
 from django.urls import reverse
 
 CAPTION_LANGUAGES = [
@@ -28,6 +29,9 @@ class Stream(models.Model):
     caption_language = models.CharField(
         max_length=12, choices=CAPTION_LANGUAGES, default="en", help_text="Spoken language."
     )
+    last_caption_seq = models.PositiveBigIntegerField(
+        default=0, editable=False, help_text="Sequence number of the last stored caption."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -38,6 +42,18 @@ class Stream(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("watch", args=[self.slug])
+
+    def allocate_caption_seq(self) -> int:
+        """The next caption sequence number, unique per stream across processes.
+
+        Call inside a transaction: the UPDATE holds the row until it commits. Numbers never go
+        back, even when old captions are cleared, so viewers resuming after a number are safe.
+        """
+        Stream.objects.filter(pk=self.pk).update(last_caption_seq=F("last_caption_seq") + 1)
+        self.last_caption_seq = (
+            Stream.objects.filter(pk=self.pk).values_list("last_caption_seq", flat=True).get()
+        )
+        return self.last_caption_seq
 
     @property
     def group_name(self) -> str:

@@ -223,4 +223,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        # At DEBUG the websockets library logs every handshake header, the speech service's
+        # Authorization header included: never let it log below INFO.
+        "websockets": {"level": "INFO"},
+    },
 }

@@ -30,6 +30,10 @@ def get_engine() -> SpeechEngine:
 
     name = settings.CAPTIONS_ENGINE
     if name == "deepgram":
+        if not settings.DEEPGRAM_API_KEY:
+            raise SpeechRefused(
+                "Captions are not set up on this server: DEEPGRAM_API_KEY is empty."
+            )
         from captions.speech.deepgram import DeepgramEngine
 
         return DeepgramEngine(

@@ -16,7 +16,7 @@ def watching(client, enter, viewer_code):
 def test_the_player_page_has_the_title_video_and_states(watching):
     page = watching.get("/watch/keynote/")
     html = page.text
-    assert "<h1 class=\"stream-title\">Keynote</h1>" in html
+    assert '<h1 class="stream-title">Keynote</h1>' in html
     assert re.search(r"<video[^>]*\bplaysinline\b[^>]*\bmuted\b", html)
     assert 'id="player-state"' in html
     assert 'id="unmute"' in html

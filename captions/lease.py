@@ -1,0 +1,54 @@
+"""One captioner per stream, across processes: a lease in the shared cache.
+
+The holder refreshes it every ``LEASE_REFRESH`` seconds; if its process dies, the lease
+expires after ``LEASE_TTL`` seconds and someone else may caption. The current viewer-facing
+status travels with it, so viewers who join see whether captions are on.
+"""
+
+from __future__ import annotations
+
+from django.core.cache import cache
+
+LEASE_TTL = 15
+LEASE_REFRESH = 5
+
+
+def _key(stream_id: int) -> str:
+    return f"captions:lease:{stream_id}"
+
+
+def _status_key(stream_id: int) -> str:
+    return f"captions:status:{stream_id}"
+
+
+async def acquire(stream_id: int, holder: str) -> bool:
+    return await cache.aadd(_key(stream_id), holder, LEASE_TTL)
+
+
+async def holder(stream_id: int) -> str | None:
+    return await cache.aget(_key(stream_id))
+
+
+async def refresh(stream_id: int, owner: str) -> bool:
+    """Extend the lease; False if it is no longer ours (it expired and was taken)."""
+    current = await cache.aget(_key(stream_id))
+    if current is None:
+        return await acquire(stream_id, owner)
+    if current != owner:
+        return False
+    await cache.atouch(_key(stream_id), LEASE_TTL)
+    await cache.atouch(_status_key(stream_id), LEASE_TTL)
+    return True
+
+
+async def release(stream_id: int, owner: str) -> None:
+    if await cache.aget(_key(stream_id)) == owner:
+        await cache.adelete_many([_key(stream_id), _status_key(stream_id)])
+
+
+async def set_status(stream_id: int, status: dict) -> None:
+    await cache.aset(_status_key(stream_id), status, LEASE_TTL)
+
+
+async def get_status(stream_id: int) -> dict | None:
+    return await cache.aget(_status_key(stream_id))
