@@ -3,7 +3,7 @@ from functools import wraps
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
@@ -13,23 +13,31 @@ from livestream.models import Stream
 REVOKED_MESSAGE = "Your access code no longer works. Enter a current code to keep watching."
 
 
-def grant_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def grant_required(
+    view: Callable[..., HttpResponse] | None = None, *, forbid: bool = False
+) -> Callable[..., HttpResponse]:
     """Admit only sessions holding a grant for the stream named by the ``slug`` argument.
 
     The view receives the ``Stream`` instead of the slug, and ``request.grant`` is set.
-    Without a grant: to the entry page, coming back here afterwards.
+    Without a grant: to the entry page, coming back here afterwards — or, with
+    ``forbid=True`` (downloads, which a browser fetches without showing a page), 403.
     """
 
-    @wraps(view)
-    def wrapper(request: HttpRequest, slug: str, *args, **kwargs) -> HttpResponse:
-        stream = get_object_or_404(Stream, slug=slug)
-        grant, outcome = grants.check(request.session, request.user, stream.pk)
-        if grant is None:
-            if outcome == grants.Outcome.REVOKED:
-                messages.warning(request, REVOKED_MESSAGE)
-            query = urlencode({"next": request.get_full_path()})
-            return HttpResponseRedirect(f"{reverse('enter')}?{query}")
-        request.grant = grant
-        return view(request, stream, *args, **kwargs)
+    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def wrapper(request: HttpRequest, slug: str, *args, **kwargs) -> HttpResponse:
+            stream = get_object_or_404(Stream, slug=slug)
+            grant, outcome = grants.check(request.session, request.user, stream.pk)
+            if grant is None:
+                if forbid:
+                    return HttpResponseForbidden("You need an access code for this stream.")
+                if outcome == grants.Outcome.REVOKED:
+                    messages.warning(request, REVOKED_MESSAGE)
+                query = urlencode({"next": request.get_full_path()})
+                return HttpResponseRedirect(f"{reverse('enter')}?{query}")
+            request.grant = grant
+            return view(request, stream, *args, **kwargs)
 
-    return wrapper
+        return wrapper
+
+    return decorate(view) if view is not None else decorate

@@ -9,6 +9,7 @@ admin.site.site_title = "Live stream admin"
 urlpatterns = [
     path("", views.home, name="home"),
     path("", include("gate.urls")),
+    path("", include("captions.urls")),
     path("watch/<slug:slug>/", views.watch, name="watch"),
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
