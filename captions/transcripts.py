@@ -38,7 +38,9 @@ def cues(captions: Iterable[Caption]) -> Iterator[Cue]:
 
 
 def _split(text: str, start: float, end: float) -> Iterator[Cue]:
-    lines = textwrap.wrap(" ".join(text.split()), MAX_LINE, break_long_words=True) or [""]
+    lines = textwrap.wrap(
+        " ".join(text.split()), MAX_LINE, break_long_words=True, break_on_hyphens=False
+    ) or [""]
     groups = [lines[i : i + MAX_LINES] for i in range(0, len(lines), MAX_LINES)]
     total = sum(len(" ".join(group)) for group in groups) or 1
     at = start
