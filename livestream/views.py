@@ -6,6 +6,7 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -38,9 +39,18 @@ def watch(request: HttpRequest, stream: Stream) -> HttpResponse:
             "stream": stream,
             "grant": request.grant,
             "player_config": player.player_config(stream),
+            "captions_config": {
+                "captions": f"/ws/watch/{stream.slug}/captions/",
+                "audio": f"/ws/watch/{stream.slug}/audio/",
+                "workletUrl": static("js/pcm-worklet.js"),
+            },
         },
     )
-    response.csp_extra = player.csp_extra(stream)
+    extra = player.csp_extra(stream)
+    # The caption sockets: same host, named explicitly for browsers whose 'self' omits ws(s).
+    scheme = "wss" if request.is_secure() else "ws"
+    extra["connect-src"].append(f"{scheme}://{request.get_host()}")
+    response.csp_extra = extra
     return response
 
 
