@@ -64,12 +64,14 @@ function addFinal(caption) {
 }
 
 function showFinal(caption) {
+  box.dataset.active = "";
   finalLine.textContent = caption.text;
   interimLine.textContent = "";
 }
 
 function onCaption(message) {
   if (!message.is_final) {
+    box.dataset.active = "";
     interimLine.textContent = message.text;
     return;
   }
@@ -85,11 +87,15 @@ function onCaption(message) {
 
 function onStatus(message) {
   captioning = message.captioning;
+  const text = message.message || "";
   if (message.captioning) {
-    setStatus("on", message.message || "Captions on");
+    setStatus("on", text || "Captions on");
+  } else if (text.includes("unavailable")) {
+    setStatus("unavailable", text);
+  } else if (text) {
+    setStatus("paused", text);
   } else {
-    setStatus(message.message.includes("unavailable") ? "unavailable" : "paused",
-      message.message || "Captions paused");
+    setStatus("off", "Captions will start when the captioner begins.");
   }
   if (!message.captioning) interimLine.textContent = "";
 }
