@@ -227,5 +227,7 @@ LOGGING = {
         # At DEBUG the websockets library logs every handshake header, the speech service's
         # Authorization header included: never let it log below INFO.
         "websockets": {"level": "INFO"},
+        # The speech engine's wire log (one line per audio frame at DEBUG).
+        "captions.speech.wire": {"level": "INFO"},
     },
 }
