@@ -207,6 +207,8 @@ CAPTIONS_ENGINE = env.str("CAPTIONS_ENGINE", default="deepgram")
 DEEPGRAM_API_KEY = env.str("DEEPGRAM_API_KEY", default="")
 DEEPGRAM_URL = env.str("DEEPGRAM_URL", default="wss://api.deepgram.com/v1/listen")
 DEEPGRAM_MODEL = env.str("DEEPGRAM_MODEL", default="nova-3")
+# Engine tuning (backoff, buffer, timeouts): see docs/speech-engine.md. Not from the environment.
+CAPTIONS_ENGINE_OPTIONS: dict = {}
 
 # --- i18n ------------------------------------------------------------------------------------
 

@@ -40,5 +40,6 @@ def get_engine() -> SpeechEngine:
             url=settings.DEEPGRAM_URL,
             api_key=settings.DEEPGRAM_API_KEY,
             model=settings.DEEPGRAM_MODEL,
+            **settings.CAPTIONS_ENGINE_OPTIONS,
         )
     raise ValueError(f"Unknown CAPTIONS_ENGINE {name!r}")

@@ -297,3 +297,41 @@ async def test_without_a_key_captions_are_unavailable(settings, captioner_key):
     captioner = await connected(socket("/ws/watch/keynote/audio/", session_key=captioner_key))
     seen = await receive_until(captioner, lambda m: m.get("state") == "error")
     assert "DEEPGRAM_API_KEY is empty" in seen[-1]["message"]
+
+
+async def test_a_busy_speech_service_delays_captions_then_they_flow(
+    deepgram, settings, viewer_key, captioner_key
+):
+    settings.CAPTIONS_ENGINE_OPTIONS = {"busy_backoff_base": 0.2, "busy_backoff_cap": 0.2}
+    deepgram.refuse(429)
+    deepgram.announce("After the wait.")
+    viewer, *_ = await open_viewer("keynote", viewer_key)
+    captioner = await connected(socket("/ws/watch/keynote/audio/", session_key=captioner_key))
+    told = await receive_until(captioner, lambda m: m.get("state") == "delayed")
+    assert "delayed" in told[-1]["message"]
+    delayed = await receive_until(viewer, lambda m: m.get("message") == "Captions are delayed.")
+    assert delayed[-1]["captioning"] is True
+    await speak(captioner, 1.0)
+    got = await receive_until(viewer, lambda m: m["type"] == "caption" and m["is_final"])
+    assert got[-1]["text"] == "After the wait."
+    await stop(captioner)
+    await viewer.disconnect()
+
+
+async def test_a_dropped_speech_connection_loses_and_repeats_no_final(
+    deepgram, settings, viewer_key, captioner_key
+):
+    settings.CAPTIONS_ENGINE_OPTIONS = {"backoff_base": 0.05, "backoff_cap": 0.1}
+    deepgram.drop_after(1.5, how="abort")
+    viewer, *_ = await open_viewer("keynote", viewer_key)
+    captioner = await open_captioner("keynote", captioner_key)
+    await speak(captioner, 4.0, seed=7)
+    await stop(captioner)
+    seen = await receive_until(viewer, lambda m: m["type"] == "status" and not m["captioning"])
+    got = finals(seen)
+    assert len(deepgram.connections) == 2
+    assert [m["start"] for m in got] == pytest.approx([0.0, 1.0, 2.0, 3.0], abs=0.01)
+    texts = [m["text"] for m in got]
+    assert len(set(texts)) == 4
+    assert [m["seq"] for m in got] == sorted({m["seq"] for m in got})
+    await viewer.disconnect()

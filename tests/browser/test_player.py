@@ -1,0 +1,133 @@
+"""The player page in a real Chromium: entry form, IVS SDK and hls.js playback, offline, phone."""
+
+import re
+
+import pytest
+
+from tests.browser.conftest import enter_code, video_time, wait_for_player_state
+
+# Nothing listens on port 9 (discard): the SDK script fails at once, as when its CDN is blocked.
+IVS_UNREACHABLE = "http://127.0.0.1:9/amazon-ivs-player.min.js"
+ENGINES = [
+    pytest.param("ivs", {"IVS_PLAYER_SCRIPT_URL": "local"}, id="ivs"),
+    pytest.param("hls.js", {"IVS_PLAYER_SCRIPT_URL": IVS_UNREACHABLE}, id="hls.js"),
+]
+SCREENSHOTS = {"ivs": "player-ivs", "hls.js": "player-hlsjs"}
+
+
+def body_data(page, name: str) -> str | None:
+    return page.evaluate("name => document.body.dataset[name]", name)
+
+
+@pytest.mark.parametrize(("engine", "site_env"), ENGINES)
+def test_a_viewer_enters_a_code_and_the_stream_plays(
+    engine, site, page, page_log, hls_stream, screenshot
+):
+    stream = site.create_stream(hls_stream, title="Browser test", viewer_code="PLAYTEST42")
+
+    enter_code(page, site, "play-test-42")
+
+    assert page.url == f"{site.url}{stream.watch_path}"
+    wait_for_player_state(page, "playing")
+    assert body_data(page, "playerEngine") == engine
+    first = video_time(page)
+    page.wait_for_timeout(1500)
+    second = video_time(page)
+    assert second >= first + 1, f"currentTime went from {first} to {second}"
+    assert page.locator("#player-state").is_hidden()
+    screenshot(page, SCREENSHOTS[engine])
+    assert page_log.page_errors == []
+    assert page_log.csp_violations() == []
+
+
+@pytest.mark.parametrize(("engine", "site_env"), ENGINES)
+def test_a_stream_that_is_not_live_shows_offline_and_retries(
+    engine, site, page, hls_server, screenshot
+):
+    stream = site.create_stream(hls_server.missing_url, viewer_code="OFFLINE42")
+    enter_code(page, site, stream.viewer_code)
+
+    wait_for_player_state(page, "offline")
+    assert body_data(page, "playerEngine") == engine
+    message = page.locator("#player-state-text")
+    assert message.is_visible()
+    assert re.fullmatch(r"The stream is offline\..* Retrying in \d+ s…", message.inner_text())
+    assert page.locator("#player-state").is_visible()
+    screenshot(page, f"player-offline-{SCREENSHOTS[engine].removeprefix('player-')}")
+    # The countdown runs out, the player asks again, and the page says it is offline again.
+    page.evaluate(
+        """() => {
+          window.playerStates = [];
+          new MutationObserver(() => {
+            const state = document.body.dataset.playerState;
+            if (state !== window.playerStates.at(-1)) window.playerStates.push(state);
+          }).observe(document.body, {attributes: true, attributeFilter: ["data-player-state"]});
+        }"""
+    )
+    asked = hls_server.requests.count("/missing/index.m3u8")
+    page.wait_for_function(
+        "() => window.playerStates.join().includes('loading,offline')", timeout=10_000
+    )
+    assert hls_server.requests.count("/missing/index.m3u8") > asked
+    assert re.fullmatch(r"The stream is offline\..* Retrying in \d+ s…", message.inner_text())
+
+
+def test_a_wrong_code_is_refused_on_the_entry_page(site, page, hls_stream, screenshot):
+    site.create_stream(hls_stream, viewer_code="RIGHTCODE1")
+
+    enter_code(page, site, "wrong-code-1")
+
+    assert page.url == f"{site.url}/enter/"
+    error = page.get_by_role("alert")
+    assert error.is_visible()
+    assert "That code doesn’t work" in error.inner_text()
+    screenshot(page, "entry-wrong-code")
+
+
+def test_the_player_fits_a_phone_and_plays_inline(
+    site, new_page, hls_stream, local_ivs_sdk, screenshot
+):
+    stream = site.create_stream(hls_stream, title="Phone test", viewer_code="PHONE42")
+    page = new_page(
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+    )
+
+    enter_code(page, site, stream.viewer_code.lower())
+    wait_for_player_state(page, "playing")
+
+    widths = page.evaluate(
+        "({doc: document.documentElement.scrollWidth, body: document.body.scrollWidth,"
+        " view: window.innerWidth})"
+    )
+    assert widths["view"] == 390
+    assert widths["doc"] <= widths["view"], widths
+    assert widths["body"] <= widths["view"], widths
+    assert page.evaluate("document.getElementById('video').playsInline") is True
+    box = page.locator("#video").bounding_box()
+    assert box["x"] >= 0
+    assert box["x"] + box["width"] <= 390
+    screenshot(page, "player-phone")
+
+
+def test_the_csp_watch_sees_violations_in_workers_too(site, page, page_log, hls_stream):
+    """A check of the check above: a worker's refused fetch must show up in the page log."""
+    stream = site.create_stream(hls_stream, viewer_code="CSPCHECK1")
+    enter_code(page, site, stream.viewer_code)
+    wait_for_player_state(page, "playing")
+    assert page_log.csp_violations() == []
+
+    page.evaluate(
+        """() => {
+          const code = "fetch('http://localhost:9/not-allowed').catch(() => {});";
+          new Worker(URL.createObjectURL(new Blob([code], {type: "text/javascript"})));
+        }"""
+    )
+    page.wait_for_timeout(1000)
+
+    violations = page_log.csp_violations()
+    assert any("connect-src" in v and "localhost:9/not-allowed" in v for v in violations), (
+        violations
+    )
