@@ -83,7 +83,7 @@ def deepgram_double(tmp_path) -> Iterator[str]:
             "--key",
             DEEPGRAM_KEY,
             "--phrases",
-            "|".join(PHRASES),
+            "|".join(PHRASES + MORE),
             "--finals-log",
             str(finals),
         ],
