@@ -228,8 +228,16 @@ class AudioConsumer(GatedConsumer):
 
     async def _keep_lease(self) -> None:
         while True:
-            await asyncio.sleep(lease.LEASE_REFRESH)
-            if not await lease.refresh(self.stream.pk, self.channel_name):
+            await asyncio.sleep(lease.refresh_interval())
+            try:
+                ours = await lease.refresh(self.stream.pk, self.channel_name)
+            except Exception:
+                # The cache (Redis) is unreachable: keep captioning, try again shortly.
+                logger.warning(
+                    "could not refresh the captioning lease of stream %s", self.stream.pk
+                )
+                continue
+            if not ours:
                 logger.warning("lost the captioning lease for stream %s", self.stream.pk)
                 await self.status("error", "Another captioner took over this stream.")
                 await self.close(code=CLOSE_BUSY)

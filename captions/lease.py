@@ -1,16 +1,22 @@
 """One captioner per stream, across processes: a lease in the shared cache.
 
-The holder refreshes it every ``LEASE_REFRESH`` seconds; if its process dies, the lease
-expires after ``LEASE_TTL`` seconds and someone else may caption. The current viewer-facing
-status travels with it, so viewers who join see whether captions are on.
+The holder refreshes it every third of ``CAPTIONS_LEASE_SECONDS``; if its process dies, the
+lease expires after ``CAPTIONS_LEASE_SECONDS`` and someone else may caption. The current
+viewer-facing status travels with it, so viewers who join see whether captions are on.
 """
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.cache import cache
 
-LEASE_TTL = 15
-LEASE_REFRESH = 5
+
+def ttl() -> int:
+    return settings.CAPTIONS_LEASE_SECONDS
+
+
+def refresh_interval() -> float:
+    return ttl() / 3
 
 
 def _key(stream_id: int) -> str:
@@ -22,7 +28,7 @@ def _status_key(stream_id: int) -> str:
 
 
 async def acquire(stream_id: int, holder: str) -> bool:
-    return await cache.aadd(_key(stream_id), holder, LEASE_TTL)
+    return await cache.aadd(_key(stream_id), holder, ttl())
 
 
 async def holder(stream_id: int) -> str | None:
@@ -36,8 +42,8 @@ async def refresh(stream_id: int, owner: str) -> bool:
         return await acquire(stream_id, owner)
     if current != owner:
         return False
-    await cache.atouch(_key(stream_id), LEASE_TTL)
-    await cache.atouch(_status_key(stream_id), LEASE_TTL)
+    await cache.atouch(_key(stream_id), ttl())
+    await cache.atouch(_status_key(stream_id), ttl())
     return True
 
 
@@ -47,7 +53,7 @@ async def release(stream_id: int, owner: str) -> None:
 
 
 async def set_status(stream_id: int, status: dict) -> None:
-    await cache.aset(_status_key(stream_id), status, LEASE_TTL)
+    await cache.aset(_status_key(stream_id), status, ttl())
 
 
 async def get_status(stream_id: int) -> dict | None:

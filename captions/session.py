@@ -12,7 +12,13 @@ from channels.layers import get_channel_layer
 from django.utils import timezone
 
 from captions import lease
-from captions.events import CaptionMessage, StatusMessage, broadcast_event, status_message
+from captions.events import (
+    BroadcastEvent,
+    CaptionMessage,
+    StatusMessage,
+    broadcast_event,
+    status_message,
+)
 from captions.models import Caption
 from captions.speech import EngineStatus, SpeechEngine, SpeechRefused, Transcript
 from livestream.models import Stream
@@ -22,6 +28,10 @@ logger = logging.getLogger(__name__)
 SAMPLE_RATE = 16000
 # Interim captions reach viewers at most this often; the latest one wins.
 INTERIM_INTERVAL = 0.2
+# Finals and statuses the channel layer refused (e.g. Redis restarting), resent in order once it
+# answers again. Past this many the oldest go: viewers refetch them by sequence number.
+MAX_UNSENT = 500
+RESEND_INTERVAL = 1.0
 
 VIEWER_MESSAGES = {
     "live": "",
@@ -46,6 +56,9 @@ class CaptionSession:
         self._pending_interim: CaptionMessage | None = None
         self._last_interim_at = 0.0
         self._layer = get_channel_layer()
+        self._unsent: list[BroadcastEvent] = []
+        self._resend: asyncio.Task | None = None
+        self._sending = asyncio.Lock()
         self.finals = 0
 
     async def start(self) -> None:
@@ -76,10 +89,15 @@ class CaptionSession:
                 await asyncio.wait_for(self._pump, timeout=10)
         await self._cancel_interim()
         await self._tell_viewers("stopped", captioning=False)
+        if self._resend is not None:
+            # Give undelivered messages a last chance, then let viewers refetch by seq.
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(self._resend), timeout=5)
+            self._resend.cancel()
 
     async def abort(self) -> None:
         """Stop without waiting for the engine (the consumer is going away)."""
-        for task in (self._pump, self._interim_task):
+        for task in (self._pump, self._interim_task, self._resend):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -159,4 +177,34 @@ class CaptionSession:
         await self._broadcast(status)
 
     async def _broadcast(self, message: CaptionMessage | StatusMessage) -> None:
-        await self._layer.group_send(self.stream.group_name, broadcast_event(message))
+        if message["type"] == "caption" and not message["is_final"] and self._unsent:
+            return  # a stale interim is not worth queueing behind undelivered finals
+        self._unsent.append(broadcast_event(message))
+        del self._unsent[:-MAX_UNSENT]
+        await self._flush()
+
+    async def _flush(self) -> bool:
+        async with self._sending:
+            return await self._send_unsent()
+
+    async def _send_unsent(self) -> bool:
+        while self._unsent:
+            try:
+                await self._layer.group_send(self.stream.group_name, self._unsent[0])
+            except Exception:
+                logger.warning(
+                    "channel layer unavailable; %d message(s) for stream %s wait",
+                    len(self._unsent),
+                    self.stream.pk,
+                )
+                if self._resend is None or self._resend.done():
+                    self._resend = asyncio.get_running_loop().create_task(self._resend_later())
+                return False
+            self._unsent.pop(0)
+        return True
+
+    async def _resend_later(self) -> None:
+        while self._unsent:
+            await asyncio.sleep(RESEND_INTERVAL)
+            if await self._flush():
+                return

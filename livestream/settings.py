@@ -204,6 +204,8 @@ IVS_PLAYER_SCRIPT_URL = env.str(
 # --- Captions --------------------------------------------------------------------------------
 
 CAPTIONS_ENGINE = env.str("CAPTIONS_ENGINE", default="deepgram")
+# How long a captioning lease outlives its holder (a crashed process). Refreshed every third.
+CAPTIONS_LEASE_SECONDS = env.int("CAPTIONS_LEASE_SECONDS", default=15)
 DEEPGRAM_API_KEY = env.str("DEEPGRAM_API_KEY", default="")
 DEEPGRAM_URL = env.str("DEEPGRAM_URL", default="wss://api.deepgram.com/v1/listen")
 DEEPGRAM_MODEL = env.str("DEEPGRAM_MODEL", default="nova-3")
