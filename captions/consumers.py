@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import uuid
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
@@ -55,8 +56,14 @@ def _after(scope: dict) -> int | None:
 
 
 class GatedConsumer(AsyncWebsocketConsumer):
-    """Admits a handshake only with a grant for the stream in the URL; closes on revocation."""
+    """Admits a handshake only with a grant for the stream in the URL; closes on revocation.
 
+    No consumer has a channel of its own on the channel layer (an alias that names no layer):
+    viewers are fed by this process's relay (captions/fanout.py), and the captioner only sends.
+    Thousands of idle per-viewer channels would each cost a Redis subscription or poll.
+    """
+
+    channel_layer_alias = "no-per-connection-channel"
     stream: Stream
 
     async def admit(self) -> bool:
@@ -137,10 +144,11 @@ class AudioConsumer(GatedConsumer):
     async def connect(self) -> None:
         self.session = None
         self.refresher = None
+        self.holder = uuid.uuid4().hex  # who holds the captioning lease
         if not await self.admit():
             return
         await self.accept()
-        if not await lease.acquire(self.stream.pk, self.channel_name):
+        if not await lease.acquire(self.stream.pk, self.holder):
             await self.status("busy", "Someone else is already captioning this stream.")
             await self.close(code=CLOSE_BUSY)
             return
@@ -224,13 +232,13 @@ class AudioConsumer(GatedConsumer):
             with contextlib.suppress(asyncio.CancelledError):
                 await self.refresher
             self.refresher = None
-            await lease.release(self.stream.pk, self.channel_name)
+            await lease.release(self.stream.pk, self.holder)
 
     async def _keep_lease(self) -> None:
         while True:
             await asyncio.sleep(lease.refresh_interval())
             try:
-                ours = await lease.refresh(self.stream.pk, self.channel_name)
+                ours = await lease.refresh(self.stream.pk, self.holder)
             except Exception:
                 # The cache (Redis) is unreachable: keep captioning, try again shortly.
                 logger.warning(

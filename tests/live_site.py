@@ -7,12 +7,15 @@ production, for tests that need real server processes (browser tests, several pr
 
 from __future__ import annotations
 
+import http.cookiejar
 import json
+import re
 import socket
 import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,7 +94,7 @@ class LiveSite:
     def get(self, path: str, timeout: float = 10) -> tuple[int, dict[str, str], bytes]:
         try:
             # Always http://127.0.0.1:PORT/...: the site this fixture started.
-            with urllib.request.urlopen(f"{self.url}{path}", timeout=timeout) as response:  # noqa: S310
+            with urllib.request.urlopen(f"{self.url}{path}", timeout=timeout) as response:
                 return response.status, dict(response.headers), response.read()
         except urllib.error.HTTPError as error:
             return error.code, dict(error.headers), error.read()
@@ -190,3 +193,62 @@ def start_daphne(env: dict[str, str], directory: Path) -> LiveSite:
         if "Address already in use" not in site.log():
             break
     raise RuntimeError(f"Daphne did not become healthy at {site.url}; its log:\n{site.log()}")
+
+
+# --- Clients and companions ---------------------------------------------------------------------
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def enter(site_url: str, code: str) -> tuple[int, str | None]:
+    """Enter ``code`` through the site's real form, as a new browser would.
+
+    Returns the HTTP status (302 when accepted) and the session cookie it was given.
+    """
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), _NoRedirect)
+    form = opener.open(f"{site_url}/enter/", timeout=10).read().decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form).group(1)
+    body = urllib.parse.urlencode({"code": code, "csrfmiddlewaretoken": token}).encode()
+    try:
+        with opener.open(f"{site_url}/enter/", data=body, timeout=10) as response:
+            status = response.status
+    except urllib.error.HTTPError as error:
+        status = error.code
+    session = next((cookie.value for cookie in jar if cookie.name == "sessionid"), None)
+    return status, session if status == 302 else None
+
+
+def session_for(site_url: str, code: str) -> str:
+    status, session = enter(site_url, code)
+    assert status == 302, f"code {code} was refused by {site_url} ({status})"
+    return session
+
+
+@dataclass
+class DoubleProcess:
+    """The Deepgram double (``python -m tests.deepgram_double``) in a subprocess."""
+
+    url: str
+    process: subprocess.Popen = field(repr=False)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+def start_deepgram_double(
+    key: str, *, phrases: list[str] = (), args: list[str] = ()
+) -> DoubleProcess:
+    command = [sys.executable, "-m", "tests.deepgram_double", "--port", "0", "--key", key, *args]
+    if phrases:
+        command += ["--phrases", "|".join(phrases)]
+    process = subprocess.Popen(command, cwd=BASE_DIR, stdout=subprocess.PIPE, text=True)
+    line = process.stdout.readline()
+    if not line.startswith("READY "):
+        process.kill()
+        raise RuntimeError(f"the Deepgram double did not start: {line!r}")
+    return DoubleProcess(line.split()[1], process)

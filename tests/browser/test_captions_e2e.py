@@ -8,14 +8,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.browser.conftest import (
-    BASE_DIR,
     CHROMIUM_ARGS,
     PageFactory,
     enter_code,
@@ -23,6 +21,7 @@ from tests.browser.conftest import (
     wait_for_player_state,
 )
 from tests.conftest import require_program
+from tests.live_site import start_deepgram_double
 
 DEEPGRAM_KEY = "dg-e2e-secret-9c41d7be53aa"
 XSS = "<img src=x onerror=\"document.title='pwned'\">"
@@ -71,31 +70,10 @@ def speech_wav(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def deepgram_double(tmp_path) -> Iterator[str]:
-    finals = tmp_path / "finals.jsonl"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.deepgram_double",
-            "--port",
-            "0",
-            "--key",
-            DEEPGRAM_KEY,
-            "--phrases",
-            "|".join(PHRASES + MORE),
-            "--finals-log",
-            str(finals),
-        ],
-        cwd=BASE_DIR,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    line = process.stdout.readline()
-    assert line.startswith("READY "), line
-    yield line.split()[1]
-    process.terminate()
-    process.wait(timeout=10)
+def deepgram_double() -> Iterator[str]:
+    double = start_deepgram_double(DEEPGRAM_KEY, phrases=PHRASES + MORE)
+    yield double.url
+    double.stop()
 
 
 @pytest.fixture
