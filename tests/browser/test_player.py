@@ -131,3 +131,23 @@ def test_the_csp_watch_sees_violations_in_workers_too(site, page, page_log, hls_
     assert any("connect-src" in v and "localhost:9/not-allowed" in v for v in violations), (
         violations
     )
+
+
+def test_caption_size_is_remembered_and_cc_hides_captions(site, page, hls_stream):
+    stream = site.create_stream(hls_stream, title="Preferences", viewer_code="PREFS-CODE")
+    enter_code(page, site, stream.viewer_code)
+    captions = page.locator("#captions")
+    assert captions.get_attribute("data-size") == "medium"
+    page.get_by_label("Caption size").select_option("large")
+    page.get_by_role("button", name="CC").click()
+    assert captions.is_hidden()
+    assert page.get_by_role("button", name="CC").get_attribute("aria-pressed") == "false"
+
+    page.reload()
+    assert page.locator("#caption-size").input_value() == "large"
+    assert captions.get_attribute("data-size") == "large"
+    assert captions.is_hidden()
+    page.get_by_role("button", name="CC").click()
+    assert captions.is_visible()
+    page.wait_for_function("() => document.body.dataset.captionsState === 'off'")
+    assert "Captions will start" in page.locator("#captions-status").text_content()
