@@ -11,6 +11,7 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 
 from captions import lease, limits
 from captions.events import encode, status_message
@@ -102,7 +103,7 @@ class CaptionsConsumer(GatedConsumer):
         await self.send(text_data=encode({"type": "history", "captions": history}))
         last_seq = history[-1]["seq"] if history else (_after(self.scope) or 0)
         status = await lease.get_status(self.stream.pk) or status_message(
-            captioning=False, engine=get_engine_name(), message=""
+            captioning=False, engine=settings.CAPTIONS_ENGINE, message=""
         )
         await self.send(text_data=encode(status))
         backlog, self.backlog = self.backlog, None
@@ -125,12 +126,6 @@ class CaptionsConsumer(GatedConsumer):
         await super().disconnect(code)
         if hasattr(self, "stream"):
             await fanout().leave(self.stream.group_name, self)
-
-
-def get_engine_name() -> str:
-    from django.conf import settings
-
-    return settings.CAPTIONS_ENGINE
 
 
 class AudioConsumer(GatedConsumer):
