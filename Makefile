@@ -54,6 +54,8 @@ vendor-hls:
 	rm -rf build/hls && mkdir -p build/hls
 	cd build/hls && npm pack --silent hls.js@$(HLS_VERSION) && tar xzf hls.js-$(HLS_VERSION).tgz
 	cp build/hls/package/dist/hls.min.js build/hls/package/LICENSE static/vendor/hls.js/
+	# The source map is not vendored; its comment would break collectstatic's manifest.
+	sed -i '/^\/\/# sourceMappingURL=/d' static/vendor/hls.js/hls.min.js
 
 bench: $(VENV)/.installed-dev
 	$(PY) -m bench

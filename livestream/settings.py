@@ -165,7 +165,7 @@ TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 # --- Static files ----------------------------------------------------------------------------
 
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -222,6 +222,11 @@ DEEPGRAM_URL = env.str("DEEPGRAM_URL", default="wss://api.deepgram.com/v1/listen
 DEEPGRAM_MODEL = env.str("DEEPGRAM_MODEL", default="nova-3")
 # Engine tuning (backoff, buffer, timeouts): see docs/speech-engine.md. Not from the environment.
 CAPTIONS_ENGINE_OPTIONS: dict = {}
+
+# --- Server process ---------------------------------------------------------------------------
+
+# Allocations between young garbage collections (Python's default is 700); see livestream/asgi.py.
+GC_GEN0_THRESHOLD = env.int("GC_GEN0_THRESHOLD", default=50_000)
 
 # --- i18n ------------------------------------------------------------------------------------
 

@@ -92,3 +92,13 @@ def test_cookies_are_secure_httponly_and_lax_in_production(tmp_path):
         assert flags == {"secure": True, "httponly": True, "samesite": "Lax"}
     assert report["plain_http"] == [301, "https://live.example.com/enter/"]
     assert "max-age=31536000" in report["hsts"]
+
+
+def test_collectstatic_builds_the_production_manifest(tmp_path):
+    env = {**PRODUCTION, "STATIC_ROOT": str(tmp_path / "static")}
+    result = run(["manage.py", "collectstatic", "--noinput", "-v", "0"], env)
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads((tmp_path / "static" / "staticfiles.json").read_text())
+    for name in ("js/player.js", "js/captions.js", "js/pcm-worklet.js", "vendor/hls.js/hls.min.js"):
+        assert name in manifest["paths"]
+    assert (tmp_path / "static" / manifest["paths"]["js/player.js"]).with_suffix(".js.gz").exists()
