@@ -19,6 +19,7 @@ from captions.fanout import fanout
 from captions.models import Caption
 from captions.session import CaptionSession
 from captions.speech import SpeechRefused, get_engine
+from gate.grant import Grant
 from gate.sockets import scope_grant, watcher
 from livestream.models import Stream
 
@@ -34,8 +35,11 @@ CLOSE_UNSUPPORTED = 1003
 
 
 @database_sync_to_async
-def _stream(slug: str) -> Stream | None:
-    return Stream.objects.filter(slug=slug).first()
+def _admission(scope: dict, slug: str) -> tuple[Stream | None, Grant | None]:
+    """The stream and the grant admitting this handshake to it: one trip to the database
+    thread, which every consumer in the process shares."""
+    stream = Stream.objects.filter(slug=slug).first()
+    return stream, scope_grant(scope, stream.pk) if stream else None
 
 
 @database_sync_to_async
@@ -68,8 +72,7 @@ class GatedConsumer(AsyncWebsocketConsumer):
     stream: Stream
 
     async def admit(self) -> bool:
-        stream = await _stream(self.scope["url_route"]["kwargs"]["slug"])
-        grant = await scope_grant(self.scope, stream.pk) if stream else None
+        stream, grant = await _admission(self.scope, self.scope["url_route"]["kwargs"]["slug"])
         if grant is None or not self.allowed(grant):
             await self.close()  # before accept: the handshake gets HTTP 403
             return False

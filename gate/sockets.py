@@ -19,9 +19,12 @@ logger = logging.getLogger(__name__)
 OnRevoked = Callable[[], Awaitable[None]]
 
 
-@database_sync_to_async
 def scope_grant(scope: dict, stream_id: int) -> grants.Grant | None:
-    """The grant admitting this websocket handshake to ``stream_id``, or None."""
+    """The grant admitting this websocket handshake to ``stream_id``, or None.
+
+    Synchronous (it reads the session and the code from the database): call it from
+    ``database_sync_to_async``.
+    """
     session = scope.get("session")
     if session is None:
         return None
