@@ -57,7 +57,12 @@ vendor-hls:
 	# The source map is not vendored; its comment would break collectstatic's manifest.
 	sed -i '/^\/\/# sourceMappingURL=/d' static/vendor/hls.js/hls.min.js
 
-bench: $(VENV)/.installed-dev
+$(VENV)/.installed-bench: requirements-bench.txt requirements-dev.txt requirements.txt $(VENV)/bin/activate
+	$(PIP) install --quiet -r requirements-bench.txt
+	touch $@ $(VENV)/.installed-dev $(VENV)/.installed
+
+## Start real Daphne processes, drive them from a separate process, write docs/benchmarks.md.
+bench: $(VENV)/.installed-bench
 	$(PY) -m bench
 
 clean:
