@@ -56,7 +56,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="extra setting for every Daphne process, e.g. DATABASE_POOL=false (repeatable)",
     )
     parser.add_argument(
-        "--profile", action="store_true", help="py-spy the Daphne process at the most viewers"
+        "--profile", action="store_true", help="py-spy process A during the fan-out runs"
     )
     parser.add_argument("--output", default=str(ROOT / "docs" / "benchmarks.md"))
     parser.add_argument("--plot", default=str(ROOT / "docs" / "fanout-latency.png"))

@@ -317,7 +317,7 @@ async def fanout(bench: Bench, config: Config, n: int) -> dict:
         )
         freeze_client_heap()
         profiler = None
-        if options.profile and n == max(options.viewers):
+        if options.profile:
             profiler = profile.Profiler(site.daphnes[0].pid, bench.workdir / f"{config.key}-{n}")
         for run in range(options.runs):
             fan = await fanout_run(bench, site, viewers, arrivals)

@@ -485,10 +485,12 @@ def profiles(results: dict) -> list[str]:
     lines = [
         "## Where the time goes",
         "",
-        "py-spy (`--profile`, non-blocking, 200 Hz) on process A during the runs with the most "
-        "viewers. Share of the samples in which the process was busy: *self* is the function "
-        "on top of the stack, *total* anywhere in it. The folded stacks are in the results "
-        "folder (open them in speedscope.app).",
+        "py-spy (`--profile`, non-blocking, 200 Hz) on process A during the fan-out runs (its "
+        "sampling takes CPU from the 2 cores, so these runs' figures are a little worse). Share "
+        "of the samples in which the process was busy with the function on top of the stack "
+        "(*self*); a full garbage collection counts against the function whose allocation "
+        "triggered it. The folded stacks are in the results folder (open them in "
+        "speedscope.app).",
         "",
     ]
     for f in profiled:
