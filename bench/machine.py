@@ -45,9 +45,14 @@ def describe() -> dict[str, str]:
     return facts
 
 
-def checkout() -> str:
-    """The commit measured, and whether files outside bench/ differed from it (read-only git:
-    no index refresh)."""
+# Changing these does not change what is measured (nor does any *.md).
+NOT_CODE = ("bench/", "docs/", "Makefile", "requirements-bench.txt")
+
+
+def checkout(commit: str = "HEAD") -> str:
+    """The version of the code under test: the last commit at or before ``commit`` that changed
+    a file outside bench/, docs/ and *.md, plus any such file changed and not committed.
+    Read-only git (no index refresh)."""
 
     def git(*args: str) -> str:
         done = subprocess.run(
@@ -55,10 +60,13 @@ def checkout() -> str:
         )
         return done.stdout.rstrip()
 
-    commit = git("rev-parse", "--short", "HEAD").strip() or "unknown"
+    excluded = [f":(exclude){path}" for path in (*NOT_CODE, "*.md")]
+    code = git("log", "-1", "--format=%h", commit, "--", ".", *excluded).strip() or "unknown"
+    if commit != "HEAD":
+        return code
     changed = [
         line[3:]
         for line in git("status", "--porcelain", "--untracked-files=no").splitlines()
-        if not line[3:].startswith(("bench/", "docs/benchmarks.md", "docs/fanout-latency.png"))
+        if not line[3:].startswith(NOT_CODE) and not line.endswith(".md")
     ]
-    return f"{commit} + uncommitted changes to {', '.join(changed)}" if changed else commit
+    return f"{code} + uncommitted changes to {', '.join(changed)}" if changed else code
