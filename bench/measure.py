@@ -256,6 +256,27 @@ class Usage:
         return usage
 
 
+class OtherLoad:
+    """CPU the rest of the machine uses (in cores): everything busy minus this client and the
+    bench's own servers (Redis and PostgreSQL count as the rest). Each call to
+    :meth:`since_last` covers the time since the previous."""
+
+    def __init__(self, bench: Bench) -> None:
+        self.bench = bench
+        self.last = self._read()
+
+    def _read(self) -> tuple[int, int, float, float]:
+        pids = [p.pid for p in self.bench.running()]
+        own = sum(cpu_seconds(pid) for pid in pids) + time.process_time()
+        return (*machine_jiffies(), own, time.monotonic())
+
+    def since_last(self) -> float:
+        (busy0, total0, own0, wall0), now = self.last, self._read()
+        busy1, total1, own1, wall1 = self.last = now
+        machine = (busy1 - busy0) / max(1, total1 - total0) * os.cpu_count()
+        return max(0.0, machine - (own1 - own0) / max(1e-6, wall1 - wall0))
+
+
 async def quiet(bench: Bench, limit: float = 0.25) -> float:
     """Wait (up to ``--patience`` s) until the rest of the machine is nearly idle: other
     people's work on a 2-core machine would show up in the figures. Our own servers, idle
@@ -263,18 +284,10 @@ async def quiet(bench: Bench, limit: float = 0.25) -> float:
     waited."""
     began = time.monotonic()
     told = False
-
-    def ours() -> float:
-        pids = [p.pid for p in bench.running()]
-        return sum(cpu_seconds(pid) for pid in pids) + time.process_time()
-
+    load = OtherLoad(bench)
     while time.monotonic() - began < bench.options.patience:
-        busy0, total0 = machine_jiffies()
-        own0, wall0 = ours(), time.monotonic()
         await asyncio.sleep(1)
-        busy1, total1 = machine_jiffies()
-        own = (ours() - own0) / (time.monotonic() - wall0)
-        cores = (busy1 - busy0) / max(1, total1 - total0) * os.cpu_count() - own
+        cores = load.since_last()
         if cores < limit:
             return round(time.monotonic() - began, 1)
         if not told:
@@ -469,7 +482,7 @@ async def soak(bench: Bench) -> dict:
     site = Served(bench.start_site(config), bench.new_stream("soak"))
     arrivals = Arrivals()
     viewers = Viewers(arrivals)
-    samples: list[tuple[float, int]] = []
+    samples: list[tuple[float, int, float]] = []  # seconds in, RSS, other load (cores)
     try:
         await site.enter()
         rss_idle = site.rss()
@@ -482,12 +495,17 @@ async def soak(bench: Bench) -> dict:
         began = time.monotonic()
         interval = max(1.0, min(10.0, seconds / 60))
 
-        async def sample() -> None:
-            while True:
-                samples.append((time.monotonic() - began, sum(site.rss())))
-                await asyncio.sleep(interval)
+        load = OtherLoad(bench)
 
-        sampler = asyncio.create_task(sample())
+        def sample() -> None:
+            samples.append((time.monotonic() - began, sum(site.rss()), load.since_last()))
+
+        async def sample_every(seconds: float) -> None:
+            while True:
+                sample()
+                await asyncio.sleep(seconds)
+
+        sampler = asyncio.create_task(sample_every(interval))
         usage = Usage({d.name: d.cpu for d in site.daphnes})
         wall = time.time()
         await captioner.send(round(seconds / FRAME_SECONDS))
@@ -495,7 +513,7 @@ async def soak(bench: Bench) -> dict:
         sent = bench.sent_finals()
         await wait_for_arrivals(arrivals, sent, len(viewers))
         sampler.cancel()
-        samples.append((time.monotonic() - began, sum(site.rss())))
+        sample()
         cpu = usage.done()
         dropped, connected = viewers.dropped(), len(viewers)
         collections = {d.name: d.gc_pauses(wall, time.time()) for d in site.daphnes}
@@ -530,10 +548,10 @@ async def soak(bench: Bench) -> dict:
     return result
 
 
-def rss_growth(samples: list[tuple[float, int]], warmup: float) -> dict:
+def rss_growth(samples: list[tuple], warmup: float) -> dict:
     """RSS after the warm-up window, at the end, its maximum, and the least-squares slope
     after the warm-up (bytes per minute)."""
-    after = [(t, rss) for t, rss in samples if t >= warmup] or samples
+    after = [(t, rss) for t, rss, *_ in samples if t >= warmup] or samples
     slope = 0.0
     if len(after) >= 3:
         slope = statistics.linear_regression([t for t, _ in after], [r for _, r in after]).slope
@@ -541,7 +559,7 @@ def rss_growth(samples: list[tuple[float, int]], warmup: float) -> dict:
         "start": samples[0][1],
         "after_warmup": after[0][1],
         "end": samples[-1][1],
-        "max": max(r for _, r in samples),
+        "max": max(sample[1] for sample in samples),
         "slope_per_minute": slope * 60,
     }
 

@@ -153,7 +153,14 @@ def targets(results: dict) -> list[str]:
             )
     if not rows:
         return []
-    return ["## Targets", "", *table(["target", "measured", ""], rows), ""]
+    return [
+        "## Targets",
+        "",
+        "Each figure is the median over the runs (each run's p99 is in the fan-out section).",
+        "",
+        *table(["target", "measured", ""], rows),
+        "",
+    ]
 
 
 def fanout(results: dict, plot_name: str) -> list[str]:
@@ -202,8 +209,27 @@ def fanout(results: dict, plot_name: str) -> list[str]:
         [*header_row, "floor median / p95 / p99 / max ms", "first / last viewer ms", "lost"],
         rows,
     )
-    lines += ["", *connect_table(runs), ""]
+    lines += ["", *caveats(runs), *connect_table(runs), ""]
     return lines
+
+
+def caveats(runs: list[dict]) -> list[str]:
+    """What the machine does to the figures, read from the run's own CPU figures."""
+    notes = [
+        "The machine has two cores for everything: the client, one or two Daphne processes, "
+        "Redis, PostgreSQL and the speech double. Two processes therefore show the cost of the "
+        "channel layer and of splitting the viewers, not how the site scales on dedicated cores."
+    ]
+    for n in sorted({f["viewers"] for f in runs}):
+        loads = [r["floor"]["cpu"]["client"] for f in runs if f["viewers"] == n for r in f["runs"]]
+        busy = statistics.median(loads) if loads else 0
+        if busy >= 75:
+            notes.append(
+                f"At {n:,} viewers the client used {busy:.0f}% of a core just reading the "
+                "floor's messages: there the floor measures the client more than a server, and "
+                "a ratio understates what the site adds."
+            )
+    return [" ".join(notes), ""]
 
 
 def _median_of(f: dict, part: str, key: str) -> float | None:
@@ -393,16 +419,27 @@ def memory(results: dict) -> list[str]:
                 ],
             ),
             "",
-            f"Latency and RSS per {window:.0f} s window:",
+            f"Latency and RSS per {window:.0f} s window; *other load*: CPU used meanwhile by "
+            "everything but the bench's client, Daphne, double and floor processes (Redis and "
+            "PostgreSQL included, and any other work on the machine), in cores:",
             "",
             *table(
-                ["window", "finals·viewers", "median ms", "p99 ms", "max ms", "RSS MiB"],
+                [
+                    "window",
+                    "finals·viewers",
+                    "median ms",
+                    "p99 ms",
+                    "max ms",
+                    "RSS MiB",
+                    "other load",
+                ],
                 [
                     [
                         f"{i * window:.0f}–{(i + 1) * window:.0f} s",
                         f"{w['n']:,}" if w else "0",
                         *(ms(w[k]) if w else "–" for k in ("median", "p99", "max")),
                         _rss_at(soak["samples"], (i + 1) * window),
+                        _other_load(soak["samples"], i * window, (i + 1) * window),
                     ]
                     for i, w in enumerate(soak["windows"])
                 ],
@@ -413,8 +450,13 @@ def memory(results: dict) -> list[str]:
 
 
 def _rss_at(samples: list, t: float) -> str:
-    before = [rss for when, rss in samples if when <= t]
+    before = [sample[1] for sample in samples if sample[0] <= t]
     return f"{(before or [samples[0][1]])[-1] / 2**20:.0f}"
+
+
+def _other_load(samples: list, begin: float, end: float) -> str:
+    loads = [sample[2] for sample in samples if len(sample) > 2 and begin < sample[0] <= end]
+    return f"{statistics.mean(loads):.2f}" if loads else "–"
 
 
 def gate(results: dict) -> list[str]:
