@@ -16,6 +16,7 @@ from django.conf import settings
 from captions import lease, limits
 from captions.events import encode, status_message
 from captions.fanout import fanout
+from captions.frames import SCOPE_KEY, Outgoing
 from captions.models import Caption
 from captions.session import CaptionSession
 from captions.speech import SpeechRefused, get_engine
@@ -99,9 +100,10 @@ class CaptionsConsumer(GatedConsumer):
         self.ups = limits.TokenBucket(
             limits.VIEWER_MESSAGES_PER_SECOND, limits.VIEWER_MESSAGES_BURST
         )
-        self.backlog: list[tuple[str, int | None]] | None = []  # live events held until history
+        self.backlog: list[Outgoing] | None = []  # live events held until history is sent
+        self.socket = self.scope.get(SCOPE_KEY)  # under Daphne: write prepared frames to it
         await self.accept()
-        await fanout().join(self.stream.group_name, self, self.deliver)
+        await fanout().join(self.stream.group_name, self)
         history = await _history(self.stream.pk, _after(self.scope))
         await self.send(text_data=encode({"type": "history", "captions": history}))
         last_seq = history[-1]["seq"] if history else (_after(self.scope) or 0)
@@ -110,15 +112,21 @@ class CaptionsConsumer(GatedConsumer):
         )
         await self.send(text_data=encode(status))
         backlog, self.backlog = self.backlog, None
-        for payload, seq in backlog:
-            if seq is None or seq > last_seq:
-                await self.send(text_data=payload)
+        for message in backlog:
+            if message.seq is None or message.seq > last_seq:
+                await self.send(text_data=message.text)
 
-    async def deliver(self, payload: str, seq: int | None) -> None:
+    def offer(self, message: Outgoing) -> bool:
+        if self.backlog is not None or self.socket is None:
+            return False
+        self.socket.write(message)
+        return True
+
+    async def deliver(self, message: Outgoing) -> None:
         if self.backlog is not None:
-            self.backlog.append((payload, seq))
+            self.backlog.append(message)
             return
-        await self.send(text_data=payload)
+        await self.send(text_data=message.text)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         # Viewers have nothing to say; a flood closes the socket.

@@ -2,7 +2,10 @@
 
 Instead of one channel-layer member per viewer (N layer messages per caption), each process
 joins the stream's group once and relays every event, already JSON-encoded by the sender, to
-its local viewers: one layer message per process per caption, and one encoding in all.
+its local viewers: one layer message per process per caption, and one encoding in all. Under
+Daphne the relay also frames each message once and writes the frame to each socket
+(captions/frames.py), handing the event loop back every ``YIELD_EVERY`` viewers so that the
+first sockets are written while the rest are queued.
 """
 
 from __future__ import annotations
@@ -11,19 +14,29 @@ import asyncio
 import contextlib
 import logging
 import weakref
-from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from channels.layers import get_channel_layer
 
 from captions.events import BroadcastEvent
+from captions.frames import Outgoing
 
 logger = logging.getLogger(__name__)
 
-Deliver = Callable[[str, int | None], Awaitable[None]]
+
+class Viewer(Protocol):
+    def offer(self, message: Outgoing) -> bool:
+        """Write the message at once if this viewer can; False if it needs :meth:`deliver`."""
+
+    async def deliver(self, message: Outgoing) -> None:
+        """Send the message through ASGI."""
+
 
 # Group membership is renewed this often: channels_redis expires it after a day, and a
 # restarted Redis (which keeps nothing on disk) has forgotten it altogether.
 GROUP_RENEW_SECONDS = 15
+# Viewers written between two turns of the event loop, which sends what they were written.
+YIELD_EVERY = 64
 
 
 class StreamRelay:
@@ -31,7 +44,7 @@ class StreamRelay:
 
     def __init__(self, group: str) -> None:
         self.group = group
-        self.viewers: dict[object, Deliver] = {}
+        self.viewers: dict[object, Viewer] = {}
         self._task: asyncio.Task | None = None
         self._channel: str | None = None
         self._layer = get_channel_layer()
@@ -83,15 +96,18 @@ class StreamRelay:
                     logger.debug("rejoin of %s failed", self.group, exc_info=True)
                 continue
             if event.get("type") == "stream.broadcast":
-                await self._deliver(event["payload"], event.get("seq"))
+                await self._deliver(Outgoing(event["payload"], event.get("seq")))
 
-    async def _deliver(self, payload: str, seq: int | None) -> None:
-        for key, deliver in list(self.viewers.items()):
+    async def _deliver(self, message: Outgoing) -> None:
+        for count, (key, viewer) in enumerate(list(self.viewers.items()), 1):
             try:
-                await deliver(payload, seq)
+                if not viewer.offer(message):
+                    await viewer.deliver(message)
             except Exception:
                 logger.debug("dropping a viewer that failed to receive", exc_info=True)
                 self.viewers.pop(key, None)
+            if count % YIELD_EVERY == 0:
+                await asyncio.sleep(0)
 
 
 class Fanout:
@@ -99,21 +115,21 @@ class Fanout:
         self._relays: dict[str, StreamRelay] = {}
         self._lock = asyncio.Lock()
 
-    async def join(self, group: str, key: object, deliver: Deliver) -> None:
+    async def join(self, group: str, viewer: Viewer) -> None:
         async with self._lock:
             relay = self._relays.get(group)
             if relay is None:
                 relay = self._relays[group] = StreamRelay(group)
                 relay.start()
-            relay.viewers[key] = deliver
+            relay.viewers[viewer] = viewer
         await relay.ready.wait()
 
-    async def leave(self, group: str, key: object) -> None:
+    async def leave(self, group: str, viewer: Viewer) -> None:
         async with self._lock:
             relay = self._relays.get(group)
             if relay is None:
                 return
-            relay.viewers.pop(key, None)
+            relay.viewers.pop(viewer, None)
             if not relay.viewers:
                 del self._relays[group]
                 await relay.stop()

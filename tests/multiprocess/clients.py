@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
@@ -114,3 +115,10 @@ async def stop_captioner(ws: ClientConnection) -> None:
             if json.loads(raw).get("state") == "stopped":
                 break
     await ws.close()
+
+
+async def wait_until(predicate, within: float, step: float = 0.05) -> None:
+    deadline = time.monotonic() + within
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(step)

@@ -8,17 +8,10 @@ import time
 import pytest
 
 from tests.live_site import enter, session_for
-from tests.multiprocess.clients import Viewer, open_captioner, speak, stop_captioner
+from tests.multiprocess.clients import Viewer, open_captioner, speak, stop_captioner, wait_until
 from tests.multiprocess.conftest import CORE, LEASE_SECONDS, PHRASES, PUBSUB
 
 LAYERS = [pytest.param(CORE, id="core"), pytest.param(PUBSUB, id="pubsub")]
-
-
-async def wait_until(predicate, within: float, step: float = 0.05) -> None:
-    deadline = time.monotonic() + within
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(step)
 
 
 def stored_finals(site) -> list[tuple[int, str]]:
