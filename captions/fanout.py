@@ -4,8 +4,8 @@ Instead of one channel-layer member per viewer (N layer messages per caption), e
 joins the stream's group once and relays every event, already JSON-encoded by the sender, to
 its local viewers: one layer message per process per caption, and one encoding in all. Under
 Daphne the relay also frames each message once and writes the frame to each socket
-(captions/frames.py), handing the event loop back every ``YIELD_EVERY`` viewers so that the
-first sockets are written while the rest are queued.
+(captions/frames.py), handing the event loop back every ``YIELD_EVERY`` viewers so that
+handshakes and other sockets are not kept waiting behind a large audience.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ class Viewer(Protocol):
 # Group membership is renewed this often: channels_redis expires it after a day, and a
 # restarted Redis (which keeps nothing on disk) has forgotten it altogether.
 GROUP_RENEW_SECONDS = 15
-# Viewers written between two turns of the event loop, which sends what they were written.
+# Viewers written to between two turns of the event loop.
 YIELD_EVERY = 64
 
 
@@ -85,10 +85,12 @@ class StreamRelay:
                 event: BroadcastEvent = await self._layer.receive(self._channel)
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as error:
                 # The layer's backend went away (e.g. Redis restarted): rejoin and carry on;
                 # viewers notice the gap in sequence numbers and refetch.
-                logger.warning("relay for %s lost its channel layer; rejoining", self.group)
+                logger.warning(
+                    "relay for %s lost its channel layer (%r); rejoining", self.group, error
+                )
                 await asyncio.sleep(1)
                 try:
                     await self._layer.group_add(self.group, self._channel)

@@ -125,7 +125,12 @@ if REDIS_URL:
             "BACKEND": env.str(
                 "CHANNEL_LAYER_BACKEND", default="channels_redis.pubsub.RedisPubSubChannelLayer"
             ),
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": "livestream"},
+            # RedisChannelLayer's receive blocks in Redis for up to 5 s, and redis-py's socket
+            # timeout is 5 s too: the read gave up just as Redis answered. Wait longer.
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+                "prefix": "livestream",
+            },
         }
     }
 else:

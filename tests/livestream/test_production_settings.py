@@ -102,3 +102,30 @@ def test_collectstatic_builds_the_production_manifest(tmp_path):
     for name in ("js/player.js", "js/captions.js", "js/pcm-worklet.js", "vendor/hls.js/hls.min.js"):
         assert name in manifest["paths"]
     assert (tmp_path / "static" / manifest["paths"]["js/player.js"]).with_suffix(".js.gz").exists()
+
+
+@pytest.mark.parametrize(
+    "layer",
+    ["channels_redis.core.RedisChannelLayer", "channels_redis.pubsub.RedisPubSubChannelLayer"],
+)
+def test_the_channel_layer_waits_for_redis_longer_than_a_blocking_receive(layer):
+    """RedisChannelLayer blocks in BZPOPMIN for ``brpop_timeout``; a socket timeout no longer
+    than that made idle receives fail with a TimeoutError now and then."""
+    code = (
+        "import django; django.setup()\n"
+        "from channels.layers import get_channel_layer\n"
+        "from channels_redis.core import RedisChannelLayer\n"
+        "from channels_redis.utils import create_pool, decode_hosts\n"
+        "from django.conf import settings\n"
+        "hosts = decode_hosts(settings.CHANNEL_LAYERS['default']['CONFIG']['hosts'])\n"
+        "pool = create_pool(hosts[0])\n"
+        "print(type(get_channel_layer()).__module__, pool.connection_kwargs['socket_timeout'],"
+        " RedisChannelLayer.brpop_timeout)\n"
+    )
+    env = {**PRODUCTION, "DJANGO_SETTINGS_MODULE": "livestream.settings",
+           "REDIS_URL": "redis://127.0.0.1:6379/0", "CHANNEL_LAYER_BACKEND": layer}  # fmt: skip
+    done = run(["-c", code], env)
+    assert done.returncode == 0, done.stderr
+    module, socket_timeout, blocking = done.stdout.split()
+    assert layer.startswith(module)
+    assert float(socket_timeout) > float(blocking)
