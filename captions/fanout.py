@@ -44,7 +44,7 @@ class StreamRelay:
 
     def __init__(self, group: str) -> None:
         self.group = group
-        self.viewers: dict[object, Viewer] = {}
+        self.viewers: dict[Viewer, None] = {}  # an ordered set
         self._task: asyncio.Task | None = None
         self._channel: str | None = None
         self._layer = get_channel_layer()
@@ -101,13 +101,13 @@ class StreamRelay:
                 await self._deliver(Outgoing(event["payload"], event.get("seq")))
 
     async def _deliver(self, message: Outgoing) -> None:
-        for count, (key, viewer) in enumerate(list(self.viewers.items()), 1):
+        for count, viewer in enumerate(list(self.viewers), 1):
             try:
                 if not viewer.offer(message):
                     await viewer.deliver(message)
             except Exception:
                 logger.debug("dropping a viewer that failed to receive", exc_info=True)
-                self.viewers.pop(key, None)
+                self.viewers.pop(viewer, None)
             if count % YIELD_EVERY == 0:
                 await asyncio.sleep(0)
 
@@ -123,7 +123,7 @@ class Fanout:
             if relay is None:
                 relay = self._relays[group] = StreamRelay(group)
                 relay.start()
-            relay.viewers[viewer] = viewer
+            relay.viewers[viewer] = None
         await relay.ready.wait()
 
     async def leave(self, group: str, viewer: Viewer) -> None:

@@ -14,7 +14,7 @@ WITH next AS (
 INSERT INTO captions_caption (stream_id, seq, text, start, "end", session_started_at, created_at)
 SELECT %(stream)s, seq, %(text)s, %(start)s, %(end)s, %(session_started_at)s, %(created_at)s
 FROM next
-RETURNING id, seq
+RETURNING *
 """
 
 
@@ -65,25 +65,20 @@ class Caption(models.Model):
                 caption.seq = stream.allocate_caption_seq()
                 caption.save(force_insert=True)
             return caption
-        with connection.cursor() as cursor:
-            cursor.execute(
-                INSERT_WITH_NEXT_SEQ,
-                {
-                    "stream": stream.pk,
-                    "text": text,
-                    "start": start,
-                    "end": end,
-                    "session_started_at": session_started_at,
-                    "created_at": caption.created_at,
-                },
-            )
-            row = cursor.fetchone()
-        if row is None:
+        params = {
+            "stream": stream.pk,
+            "text": text,
+            "start": start,
+            "end": end,
+            "session_started_at": session_started_at,
+            "created_at": caption.created_at,
+        }
+        stored = next(iter(cls.objects.raw(INSERT_WITH_NEXT_SEQ, params)), None)
+        if stored is None:
             raise Stream.DoesNotExist(f"no stream with id {stream.pk}")
-        caption.pk, caption.seq = row
-        caption._state.adding, caption._state.db = False, connection.alias  # as save() does
-        stream.last_caption_seq = caption.seq
-        return caption
+        stored.stream = stream  # as the caller passed it: no query to load it again
+        stream.last_caption_seq = stored.seq
+        return stored
 
     def as_message(self) -> dict:
         return {

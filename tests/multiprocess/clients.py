@@ -13,11 +13,11 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from tests.deepgram_double import speech
 
 
-def _ws_url(site_url: str, path: str) -> str:
+def ws_url(site_url: str, path: str) -> str:
     return site_url.replace("http://", "ws://", 1) + path
 
 
-def _headers(site_url: str, session: str) -> dict[str, str]:
+def headers(site_url: str, session: str) -> dict[str, str]:
     return {"Origin": site_url, "Cookie": f"sessionid={session}"}
 
 
@@ -53,8 +53,8 @@ class Viewer:
             path = f"/ws/watch/{self.slug}/captions/{query}"
             try:
                 async with connect(
-                    _ws_url(self.site_url, path),
-                    additional_headers=_headers(self.site_url, self.session),
+                    ws_url(self.site_url, path),
+                    additional_headers=headers(self.site_url, self.session),
                     open_timeout=5,
                 ) as ws:
                     self.connections += 1
@@ -87,8 +87,8 @@ class Viewer:
 async def open_captioner(site_url: str, slug: str, session: str) -> tuple[ClientConnection, dict]:
     """Open the audio socket; returns it and the first status that is not 'connecting'."""
     ws = await connect(
-        _ws_url(site_url, f"/ws/watch/{slug}/audio/"),
-        additional_headers=_headers(site_url, session),
+        ws_url(site_url, f"/ws/watch/{slug}/audio/"),
+        additional_headers=headers(site_url, session),
         open_timeout=5,
     )
     while True:

@@ -10,7 +10,7 @@ import socket
 from websockets.asyncio.client import connect
 
 from tests.live_site import session_for
-from tests.multiprocess.clients import Viewer, _headers, _ws_url, wait_until
+from tests.multiprocess.clients import Viewer, headers, wait_until, ws_url
 from tests.multiprocess.conftest import PUBSUB
 
 COUNT = 1500
@@ -52,9 +52,9 @@ async def test_a_viewer_that_stops_reading_catches_up_with_every_caption_in_orde
     await asyncio.wait_for(reader.connected.wait(), 10)
     port = int(site.url.rsplit(":", 1)[1])
     stalled = await connect(
-        _ws_url(site.url, f"/ws/watch/{stream.slug}/captions/"),
+        ws_url(site.url, f"/ws/watch/{stream.slug}/captions/"),
         sock=tiny_receive_buffer(port),
-        additional_headers=_headers(site.url, session),
+        additional_headers=headers(site.url, session),
         max_queue=1,  # the client library stops reading from the socket at once
         open_timeout=5,
     )
