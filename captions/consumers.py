@@ -1,25 +1,30 @@
-"""Websocket consumers: viewers receive captions; one captioner sends audio."""
+"""Websocket consumers: the gate every socket passes, and the viewers' captions socket.
+
+The captioner's audio socket is in :mod:`captions.audio_consumer`.
+
+However a socket ends — the client closes it, the server closes it for a bad frame or a flood,
+a handler raises, or the connection simply vanishes — :meth:`GatedConsumer.release` runs once
+and frees what the socket held. A handler that raises is caught here: left to Channels, the
+exception would end the application while Daphne never tells the consumer it disconnected.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import logging
-import uuid
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from captions import lease, limits
+from captions.closing import Close
 from captions.events import encode, status_message
 from captions.fanout import fanout
-from captions.frames import SCOPE_KEY, Outgoing
+from captions.frames import SCOPE_KEY, Outgoing, report_write_failure
 from captions.models import Caption
-from captions.session import CaptionSession
-from captions.speech import SpeechRefused, get_engine
 from gate.grant import Grant
 from gate.sockets import scope_grant, watcher
 from livestream.models import Stream
@@ -27,12 +32,7 @@ from livestream.models import Stream
 logger = logging.getLogger(__name__)
 
 HISTORY_LIMIT = 200
-
-CLOSE_REVOKED = 4403
-CLOSE_BUSY = 4409
-CLOSE_POLICY = 1008
-CLOSE_TOO_BIG = 1009
-CLOSE_UNSUPPORTED = 1003
+SERVER_ERROR_MESSAGE = "Something went wrong on the server. Reconnecting…"
 
 
 @database_sync_to_async
@@ -62,7 +62,8 @@ def _after(scope: dict) -> int | None:
 
 
 class GatedConsumer(AsyncWebsocketConsumer):
-    """Admits a handshake only with a grant for the stream in the URL; closes on revocation.
+    """Admits a handshake only with a grant for the stream in the URL; closes on revocation;
+    ends every way a socket can end in :meth:`release`.
 
     No consumer has a channel of its own on the channel layer (an alias that names no layer):
     viewers are fed by this process's relay (captions/fanout.py), and the captioner only sends.
@@ -71,39 +72,105 @@ class GatedConsumer(AsyncWebsocketConsumer):
 
     channel_layer_alias = "no-per-connection-channel"
     stream: Stream
+    accepted = False
+    ending = False  # a close was sent: what the client still sends is dropped unread
+    _released = False
 
     async def admit(self) -> bool:
-        stream, grant = await _admission(self.scope, self.scope["url_route"]["kwargs"]["slug"])
+        try:
+            stream, grant = await _admission(self.scope, self.scope["url_route"]["kwargs"]["slug"])
+        except Exception:
+            # The database is unreachable: say so and let the page retry, rather than refuse.
+            logger.exception("could not check a websocket's grant")
+            await self.accept()
+            await self.end(Close.SERVER_ERROR, SERVER_ERROR_MESSAGE)
         if grant is None or not self.allowed(grant):
             await self.close()  # before accept: the handshake gets HTTP 403
-            return False
+            raise StopConsumer
         self.stream, self.grant = stream, grant
         watcher().watch(self, grant, self.revoked)
         return True
 
-    def allowed(self, grant) -> bool:
+    def allowed(self, grant: Grant) -> bool:
         return True
 
+    async def accept(self, subprotocol: str | None = None, headers=None) -> None:
+        await super().accept(subprotocol, headers)
+        self.accepted = True
+
+    async def dispatch(self, message: dict) -> None:
+        if self.ending and message["type"] != "websocket.disconnect":
+            return
+        try:
+            await super().dispatch(message)
+        except (StopConsumer, asyncio.CancelledError):
+            raise
+        except Exception:
+            logger.exception("websocket %s failed in %s", self.scope["path"], message["type"])
+            await self.end(Close.SERVER_ERROR, SERVER_ERROR_MESSAGE)
+
+    async def end(self, code: Close, message: str = "", state: str = "error") -> None:
+        """From a handler: tell the client why (a status message), close with ``code``,
+        release everything and stop consuming. What the client sent meanwhile is dropped."""
+        await self.close_with(code, message, state)
+        await self._release_once()
+        raise StopConsumer
+
+    async def close_with(self, code: Close, message: str = "", state: str = "error") -> None:
+        """Send the status and the close, once. From a background task, call this (not
+        :meth:`end`): the disconnect that follows the closing handshake releases the rest."""
+        if self.ending:
+            return
+        self.ending = True
+        if message:
+            await self.say(state, message)
+        try:
+            await self.close(code=int(code))
+        except Exception:
+            logger.warning("could not close a websocket with %s", int(code), exc_info=True)
+
+    async def say(self, state: str, message: str) -> None:
+        await self.send_json({"type": "status", "state": state, "message": message})
+
+    async def send_json(self, message: dict) -> None:
+        try:
+            await self.send(text_data=encode(message))
+        except Exception:
+            logger.debug("could not send to a closing websocket", exc_info=True)
+
     async def revoked(self) -> None:
-        await self.close(code=CLOSE_REVOKED)
+        await self.close_with(Close.REVOKED, "Your access code no longer works.")
 
     async def disconnect(self, code: int) -> None:
+        await self._release_once()
+
+    async def _release_once(self) -> None:
+        if self._released:
+            return
+        self._released = True
         watcher().unwatch(self)
+        if hasattr(self, "stream"):
+            try:
+                await self.release()
+            except Exception:
+                logger.exception("error while releasing websocket %s", self.scope["path"])
+
+    async def release(self) -> None:
+        """Free what this socket holds. Runs once, whatever ended it."""
 
 
 class CaptionsConsumer(GatedConsumer):
     """``/ws/watch/<slug>/captions/``: history, then live captions and status."""
 
     async def connect(self) -> None:
-        if not await self.admit():
-            return
+        await self.admit()
         self.ups = limits.TokenBucket(
             limits.VIEWER_MESSAGES_PER_SECOND, limits.VIEWER_MESSAGES_BURST
         )
         self.backlog: list[Outgoing] | None = []  # live events held until history is sent
         self.socket = self.scope.get(SCOPE_KEY)  # under Daphne: write prepared frames to it
         await self.accept()
-        await fanout().join(self.stream.group_name, self)
+        await fanout().join(self.stream.pk, self)
         history = await _history(self.stream.pk, _after(self.scope))
         await self.send(text_data=encode({"type": "history", "captions": history}))
         last_seq = history[-1]["seq"] if history else (_after(self.scope) or 0)
@@ -117,156 +184,30 @@ class CaptionsConsumer(GatedConsumer):
                 await self.send(text_data=message.text)
 
     def offer(self, message: Outgoing) -> bool:
-        if self.backlog is not None or self.socket is None:
+        if self.backlog is not None or self.socket is None or self.ending:
             return False
-        self.socket.write(message)
+        try:
+            self.socket.write(message)
+        except Exception as error:
+            report_write_failure(error)
+            self.socket = None  # this viewer goes through ASGI from now on
+            return False
         return True
 
     async def deliver(self, message: Outgoing) -> None:
         if self.backlog is not None:
             self.backlog.append(message)
-            return
-        await self.send(text_data=message.text)
+        elif not self.ending:
+            await self.send(text_data=message.text)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        # Viewers have nothing to say; a flood closes the socket.
+        # Viewers have nothing to say: anything but a few small messages closes the socket.
+        if bytes_data is not None:
+            await self.end(Close.UNSUPPORTED, "Viewers send no binary data.")
+        if len(text_data.encode()) > limits.VIEWER_MAX_MESSAGE:
+            await self.end(Close.TOO_LARGE, "Message too large.")
         if not self.ups.take():
-            await self.close(code=CLOSE_POLICY)
+            await self.end(Close.FLOOD, "Too many messages.")
 
-    async def disconnect(self, code: int) -> None:
-        await super().disconnect(code)
-        if hasattr(self, "stream"):
-            await fanout().leave(self.stream.group_name, self)
-
-
-class AudioConsumer(GatedConsumer):
-    """``/ws/watch/<slug>/audio/``: the captioner's microphone, as 16 kHz 16-bit mono PCM."""
-
-    session: CaptionSession | None = None
-
-    def allowed(self, grant) -> bool:
-        return grant.can_caption
-
-    async def connect(self) -> None:
-        self.session = None
-        self.refresher = None
-        self.holder = uuid.uuid4().hex  # who holds the captioning lease
-        if not await self.admit():
-            return
-        await self.accept()
-        if not await lease.acquire(self.stream.pk, self.holder):
-            await self.status("busy", "Someone else is already captioning this stream.")
-            await self.close(code=CLOSE_BUSY)
-            return
-        self.bytes_in = limits.TokenBucket(limits.AUDIO_BYTES_PER_SECOND, limits.AUDIO_BYTES_BURST)
-        self.frames_in = limits.TokenBucket(
-            limits.AUDIO_MESSAGES_PER_SECOND, limits.AUDIO_MESSAGES_BURST
-        )
-        self.refresher = asyncio.get_running_loop().create_task(self._keep_lease())
-        await self.status("connecting", "Connecting to the speech service…")
-        try:
-            session = CaptionSession(self.stream, get_engine(), self.send_json)
-            await session.start()
-        except SpeechRefused as refused:
-            logger.warning("captions for stream %s refused: %s", self.stream.pk, refused)
-            await self.status("error", str(refused))
-            await self.close(code=1011)
-            return
-        except Exception:
-            logger.exception("could not start captions for stream %s", self.stream.pk)
-            await self.status("error", "Captions could not start. Try again in a moment.")
-            await self.close(code=1011)
-            return
-        self.session = session
-        await self.status("live", "Captions are live.")
-
-    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if not self.frames_in.take():
-            await self.status("error", "Too many messages: captions stopped.")
-            await self.close(code=CLOSE_POLICY)
-            return
-        if text_data is not None:
-            await self._control(text_data)
-            return
-        if len(bytes_data) > limits.MAX_AUDIO_FRAME:
-            await self.status(
-                "error", f"Audio frames may be at most {limits.MAX_AUDIO_FRAME} bytes."
-            )
-            await self.close(code=CLOSE_TOO_BIG)
-            return
-        if not self.bytes_in.take(len(bytes_data)):
-            await self.status("error", "Audio arrived faster than real time: captions stopped.")
-            await self.close(code=CLOSE_POLICY)
-            return
-        if not bytes_data:
-            return  # never forwarded: an empty frame would end the speech service's stream
-        if len(bytes_data) % 2:
-            await self.status("error", "Audio must be 16-bit PCM (an even number of bytes).")
-            await self.close(code=CLOSE_UNSUPPORTED)
-            return
-        if self.session is None:
-            return
-        if self.session.done:  # the speech service gave up on us; the captioner was told why
-            await self.close(code=1011)
-            return
-        await self.session.feed(bytes_data)
-
-    async def _control(self, text: str) -> None:
-        try:
-            message = json.loads(text)
-        except ValueError:
-            message = None
-        if not isinstance(message, dict) or message.get("type") != "stop":
-            await self.status(
-                "error", 'Text frames must be JSON control messages such as {"type": "stop"}.'
-            )
-            await self.close(code=CLOSE_UNSUPPORTED)
-            return
-        await self._finish()
-        await self.status("stopped", "Captions stopped.")
-        await self.close(code=1000)
-
-    async def _finish(self) -> None:
-        session, self.session = self.session, None
-        if session is not None:
-            await session.stop()
-        await self._release()
-
-    async def _release(self) -> None:
-        if self.refresher is not None:
-            self.refresher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.refresher
-            self.refresher = None
-            await lease.release(self.stream.pk, self.holder)
-
-    async def _keep_lease(self) -> None:
-        while True:
-            await asyncio.sleep(lease.refresh_interval())
-            try:
-                ours = await lease.refresh(self.stream.pk, self.holder)
-            except Exception:
-                # The cache (Redis) is unreachable: keep captioning, try again shortly.
-                logger.warning(
-                    "could not refresh the captioning lease of stream %s", self.stream.pk
-                )
-                continue
-            if not ours:
-                logger.warning("lost the captioning lease for stream %s", self.stream.pk)
-                await self.status("error", "Another captioner took over this stream.")
-                await self.close(code=CLOSE_BUSY)
-                return
-
-    async def status(self, state: str, message: str = "") -> None:
-        await self.send_json({"type": "status", "state": state, "message": message})
-
-    async def send_json(self, message: dict) -> None:
-        with contextlib.suppress(Exception):
-            await self.send(text_data=encode(message))
-
-    async def disconnect(self, code: int) -> None:
-        await super().disconnect(code)
-        try:
-            await self._finish()
-        except Exception:
-            logger.exception("error while ending the caption session")
+    async def release(self) -> None:
+        await fanout().leave(self.stream.pk, self)

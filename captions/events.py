@@ -5,6 +5,15 @@ from __future__ import annotations
 import json
 from typing import Literal, TypedDict
 
+# What viewers are told in each state of a caption session.
+VIEWER_MESSAGES = {
+    "live": "",
+    "reconnecting": "",
+    "delayed": "Captions are delayed.",
+    "stopped": "Captions are paused.",
+    "unavailable": "Captions are unavailable right now.",
+}
+
 
 class CaptionMessage(TypedDict):
     type: Literal["caption"]
@@ -28,6 +37,7 @@ class BroadcastEvent(TypedDict):
     type: Literal["stream.broadcast"]
     payload: str  # JSON text, encoded once by the sender
     seq: int | None  # the caption's seq for finals, so a relay can order and dedupe
+    captioning: bool | None  # for statuses: whether captions are on (relays keep track)
 
 
 def encode(message: CaptionMessage | StatusMessage | dict) -> str:
@@ -35,8 +45,13 @@ def encode(message: CaptionMessage | StatusMessage | dict) -> str:
 
 
 def broadcast_event(message: CaptionMessage | StatusMessage) -> BroadcastEvent:
-    seq = message.get("seq") if message["type"] == "caption" else None
-    return {"type": "stream.broadcast", "payload": encode(message), "seq": seq}
+    is_caption = message["type"] == "caption"
+    return {
+        "type": "stream.broadcast",
+        "payload": encode(message),
+        "seq": message.get("seq") if is_caption else None,
+        "captioning": None if is_caption else message["captioning"],
+    }
 
 
 def status_message(*, captioning: bool, engine: str, message: str = "") -> StatusMessage:

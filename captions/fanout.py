@@ -17,9 +17,12 @@ import weakref
 from typing import Protocol
 
 from channels.layers import get_channel_layer
+from django.conf import settings
 
-from captions.events import BroadcastEvent
+from captions import lease
+from captions.events import VIEWER_MESSAGES, BroadcastEvent, encode, status_message
 from captions.frames import Outgoing
+from livestream.models import group_name
 
 logger = logging.getLogger(__name__)
 
@@ -40,26 +43,36 @@ YIELD_EVERY = 64
 
 
 class StreamRelay:
-    """This process's member of one stream's group."""
+    """This process's member of one stream's group.
 
-    def __init__(self, group: str) -> None:
-        self.group = group
+    It also notices a captioner whose server process died: that process can no longer say
+    captions stopped, but its lease (and the status stored with it) expires. While the last
+    status this relay passed on said captions were on, it checks the stored status once per
+    lease refresh interval; when that is gone, it tells its viewers captions stopped.
+    """
+
+    def __init__(self, stream_id: int) -> None:
+        self.stream_id = stream_id
+        self.group = group_name(stream_id)
         self.viewers: dict[Viewer, None] = {}  # an ordered set
-        self._task: asyncio.Task | None = None
+        self.captioning = False
+        self._tasks: list[asyncio.Task] = []
         self._channel: str | None = None
         self._layer = get_channel_layer()
         self.ready = asyncio.Event()
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run())
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._run()), loop.create_task(self._watch_lease())]
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
         if self._channel is not None:
-            await self._layer.group_discard(self.group, self._channel)
+            with contextlib.suppress(Exception):
+                await self._layer.group_discard(self.group, self._channel)
 
     async def _run(self) -> None:
         self._channel = await self._layer.new_channel("relay.")
@@ -70,6 +83,32 @@ class StreamRelay:
             await self._receive_forever()
         finally:
             renewal.cancel()
+
+    async def _watch_lease(self) -> None:
+        with contextlib.suppress(Exception):
+            self.captioning = bool((await lease.get_status(self.stream_id) or {}).get("captioning"))
+        while True:
+            await asyncio.sleep(lease.refresh_interval())
+            if not self.captioning:
+                continue
+            try:
+                status = await lease.get_status(self.stream_id)
+            except Exception:
+                logger.debug("caption status of stream %s unreadable", self.stream_id)
+                continue  # the cache is unreachable: nothing can be concluded
+            if status is None and self.captioning:
+                logger.warning(
+                    "captions of stream %s stopped without a word (lease expired); "
+                    "telling this process's viewers",
+                    self.stream_id,
+                )
+                self.captioning = False
+                stopped = status_message(
+                    captioning=False,
+                    engine=settings.CAPTIONS_ENGINE,
+                    message=VIEWER_MESSAGES["stopped"],
+                )
+                await self._deliver(Outgoing(encode(stopped)))
 
     async def _renew(self) -> None:
         while True:
@@ -98,6 +137,8 @@ class StreamRelay:
                     logger.debug("rejoin of %s failed", self.group, exc_info=True)
                 continue
             if event.get("type") == "stream.broadcast":
+                if event.get("captioning") is not None:
+                    self.captioning = event["captioning"]
                 await self._deliver(Outgoing(event["payload"], event.get("seq")))
 
     async def _deliver(self, message: Outgoing) -> None:
@@ -106,7 +147,8 @@ class StreamRelay:
                 if not viewer.offer(message):
                     await viewer.deliver(message)
             except Exception:
-                logger.debug("dropping a viewer that failed to receive", exc_info=True)
+                # Its socket is going away; its consumer leaves the relay as it ends.
+                logger.info("a viewer of %s failed to receive", self.group, exc_info=True)
                 self.viewers.pop(viewer, None)
             if count % YIELD_EVERY == 0:
                 await asyncio.sleep(0)
@@ -114,30 +156,30 @@ class StreamRelay:
 
 class Fanout:
     def __init__(self) -> None:
-        self._relays: dict[str, StreamRelay] = {}
+        self._relays: dict[int, StreamRelay] = {}
         self._lock = asyncio.Lock()
 
-    async def join(self, group: str, viewer: Viewer) -> None:
+    async def join(self, stream_id: int, viewer: Viewer) -> None:
         async with self._lock:
-            relay = self._relays.get(group)
+            relay = self._relays.get(stream_id)
             if relay is None:
-                relay = self._relays[group] = StreamRelay(group)
+                relay = self._relays[stream_id] = StreamRelay(stream_id)
                 relay.start()
             relay.viewers[viewer] = None
         await relay.ready.wait()
 
-    async def leave(self, group: str, viewer: Viewer) -> None:
+    async def leave(self, stream_id: int, viewer: Viewer) -> None:
         async with self._lock:
-            relay = self._relays.get(group)
+            relay = self._relays.get(stream_id)
             if relay is None:
                 return
             relay.viewers.pop(viewer, None)
             if not relay.viewers:
-                del self._relays[group]
+                del self._relays[stream_id]
                 await relay.stop()
 
-    def viewer_count(self, group: str) -> int:
-        relay = self._relays.get(group)
+    def viewer_count(self, stream_id: int) -> int:
+        relay = self._relays.get(stream_id)
         return len(relay.viewers) if relay else 0
 
 

@@ -8,6 +8,11 @@ message framed once (Autobahn's ``PreparedMessage``) straight to it. Under any o
 and in tests that drive the application in-process, there is no such socket in the scope and
 consumers send through ASGI as usual.
 
+The fast path reads attributes of Twisted and Autobahn that are not their public API. It fails
+loudly and safely: the first websocket checks that every attribute it relies on is there, and
+when one is missing the fast path switches itself off with one WARNING; an error while writing
+is logged at ERROR once per process, and that viewer falls back to the ASGI send.
+
 A viewer that stops reading is not the relay's concern: Daphne pings every socket and drops
 one that has not answered within its ping timeout, so a stalled viewer's unsent captions are
 bounded by that half minute or so.
@@ -25,6 +30,55 @@ from twisted.internet import tcp
 logger = logging.getLogger(__name__)
 
 SCOPE_KEY = "livestream.direct_socket"
+
+# What DirectSocket and write_through read, beyond the libraries' public API.
+PROTOCOL_ATTRIBUTES = (
+    "state",
+    "STATE_OPEN",
+    "send_queue",
+    "_perMessageCompress",
+    "sendPreparedMessage",
+    "transport",
+)
+TRANSPORT_ATTRIBUTES = (
+    "TLS",
+    "connected",
+    "disconnecting",
+    "_writeDisconnected",
+    "offset",
+    "dataBuffer",
+    "_tempDataLen",
+    "writeSomeData",
+    "write",
+)
+_write_failed = False
+
+
+def report_write_failure(error: BaseException) -> None:
+    """Log the first failed direct write at ERROR (the caller falls back to ASGI)."""
+    global _write_failed
+    if not _write_failed:
+        _write_failed = True
+        logger.error(
+            "writing a caption straight to a socket failed; that viewer falls back to the "
+            "ASGI send (further failures are not logged)",
+            exc_info=error,
+        )
+
+
+def missing_attributes(protocol) -> list[str]:
+    """What the fast path needs but this Daphne websocket lacks (after an upgrade)."""
+    missing = [f"protocol.{name}" for name in PROTOCOL_ATTRIBUTES if not hasattr(protocol, name)]
+    transport = getattr(protocol, "transport", None)
+    missing += [
+        f"transport.{name}" for name in TRANSPORT_ATTRIBUTES if not hasattr(transport, name)
+    ]
+    probe = Outgoing("")
+    try:
+        probe.prepared.payloadHybi  # noqa: B018
+    except Exception:
+        missing.append("PreparedMessage.payloadHybi")
+    return missing
 
 
 class Outgoing:
@@ -113,14 +167,27 @@ class DirectSockets:
 
     def __init__(self, app) -> None:
         self.app = app
-        self.found = False
+        self.checked = False
+        self.enabled = True
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "websocket":
+        if scope["type"] == "websocket" and self.enabled:
             protocol = daphne_protocol(send)
-            if protocol is not None:
+            if protocol is not None and self._supported(protocol):
                 scope = {**scope, SCOPE_KEY: DirectSocket(protocol)}
-                if not self.found:
-                    self.found = True
-                    logger.info("captions are written to Daphne's sockets directly")
         return await self.app(scope, receive, send)
+
+    def _supported(self, protocol) -> bool:
+        if not self.checked:
+            self.checked = True
+            missing = missing_attributes(protocol)
+            if missing:
+                self.enabled = False
+                logger.warning(
+                    "captions go through ASGI, not straight to Daphne's sockets: this Daphne "
+                    "lacks %s (pinned versions: see requirements.txt)",
+                    ", ".join(missing),
+                )
+            else:
+                logger.info("captions are written to Daphne's sockets directly")
+        return self.enabled

@@ -1,3 +1,5 @@
+import uuid
+
 from django.db import connection, models, transaction
 from django.utils import timezone
 
@@ -11,8 +13,10 @@ WITH next AS (
     WHERE id = %(stream)s
     RETURNING last_caption_seq AS seq
 )
-INSERT INTO captions_caption (stream_id, seq, text, start, "end", session_started_at, created_at)
-SELECT %(stream)s, seq, %(text)s, %(start)s, %(end)s, %(session_started_at)s, %(created_at)s
+INSERT INTO captions_caption
+    (stream_id, seq, text, start, "end", session_started_at, created_at, key)
+SELECT %(stream)s, seq, %(text)s, %(start)s, %(end)s, %(session_started_at)s, %(created_at)s,
+    %(key)s
 FROM next
 RETURNING *
 """
@@ -38,6 +42,12 @@ class Caption(models.Model):
         help_text="When its caption session began (places sessions on one timeline)."
     )
     created_at = models.DateTimeField(default=timezone.now)
+    key = models.UUIDField(
+        null=True,
+        unique=True,
+        editable=False,
+        help_text="Chosen by the caption session, so a retried write is stored only once.",
+    )
 
     objects = CaptionQuerySet.as_manager()
 
@@ -51,14 +61,35 @@ class Caption(models.Model):
         return f"#{self.seq} {self.text[:60]}"
 
     @classmethod
-    def store(cls, stream: Stream, *, text: str, start: float, end: float, session_started_at):
+    def store(
+        cls,
+        stream: Stream,
+        *,
+        text: str,
+        start: float,
+        end: float,
+        session_started_at,
+        key: uuid.UUID | None = None,
+        retry: bool = False,
+    ) -> "Caption":
         """Store a final with the stream's next sequence number.
 
         A caption waits for this before it reaches any viewer, so on PostgreSQL it is one
         statement (one round trip, atomic on its own); elsewhere a short transaction.
+        ``retry``: an earlier attempt with this ``key`` failed, perhaps after it was written;
+        the row is returned if it is there, never stored twice.
         """
+        if retry and key is not None:
+            existing = cls.objects.filter(key=key).first()
+            if existing is not None:
+                return existing
         caption = cls(
-            stream=stream, text=text, start=start, end=end, session_started_at=session_started_at
+            stream=stream,
+            text=text,
+            start=start,
+            end=end,
+            session_started_at=session_started_at,
+            key=key,
         )
         if connection.vendor != "postgresql":
             with transaction.atomic():
@@ -72,6 +103,7 @@ class Caption(models.Model):
             "end": end,
             "session_started_at": session_started_at,
             "created_at": caption.created_at,
+            "key": key,
         }
         stored = next(iter(cls.objects.raw(INSERT_WITH_NEXT_SEQ, params)), None)
         if stored is None:

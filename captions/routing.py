@@ -1,8 +1,9 @@
 from django.urls import path
 
-from captions import consumers
+from captions.audio_consumer import AudioConsumer
+from captions.consumers import CaptionsConsumer
 
 websocket_urlpatterns = [
-    path("ws/watch/<slug:slug>/captions/", consumers.CaptionsConsumer.as_asgi()),
-    path("ws/watch/<slug:slug>/audio/", consumers.AudioConsumer.as_asgi()),
+    path("ws/watch/<slug:slug>/captions/", CaptionsConsumer.as_asgi()),
+    path("ws/watch/<slug:slug>/audio/", AudioConsumer.as_asgi()),
 ]

@@ -7,19 +7,13 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
-from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
 from django.utils import timezone
 
 from captions import lease
-from captions.events import (
-    BroadcastEvent,
-    CaptionMessage,
-    StatusMessage,
-    broadcast_event,
-    status_message,
-)
+from captions.events import VIEWER_MESSAGES, CaptionMessage, StatusMessage, status_message
+from captions.finals import FinalsWriter
 from captions.models import Caption
+from captions.outbox import Outbox
 from captions.speech import EngineStatus, SpeechEngine, SpeechRefused, Transcript
 from livestream.models import Stream
 
@@ -28,18 +22,13 @@ logger = logging.getLogger(__name__)
 SAMPLE_RATE = 16000
 # Interim captions reach viewers at most this often; the latest one wins.
 INTERIM_INTERVAL = 0.2
-# Finals and statuses the channel layer refused (e.g. Redis restarting), resent in order once it
-# answers again. Past this many the oldest go: viewers refetch them by sequence number.
-MAX_UNSENT = 500
-RESEND_INTERVAL = 1.0
+# After the engine finished, how long its last results may take to be stored and sent.
+DRAIN_SECONDS = 10.0
 
-VIEWER_MESSAGES = {
-    "live": "",
-    "reconnecting": "",
-    "delayed": "Captions are delayed.",
-    "stopped": "Captions are paused.",
-    "unavailable": "Captions are unavailable right now.",
-}
+DATABASE_DELAYED = (
+    "Captions are delayed: the database is not answering. Nothing is lost; they are saved "
+    "and sent as soon as it answers."
+)
 
 Notify = Callable[[dict], Awaitable[None]]
 
@@ -55,11 +44,17 @@ class CaptionSession:
         self._interim_task: asyncio.Task | None = None
         self._pending_interim: CaptionMessage | None = None
         self._last_interim_at = 0.0
-        self._layer = get_channel_layer()
-        self._unsent: list[BroadcastEvent] = []
-        self._resend: asyncio.Task | None = None
-        self._sending = asyncio.Lock()
+        self._outbox = Outbox(stream.group_name)
+        self._finals = FinalsWriter(
+            stream, self.started_at, on_stored=self._on_stored, on_delayed=self._on_db_delayed
+        )
         self.finals = 0
+        self.refused = False  # the speech service refused us for good (the captioner was told)
+
+    @property
+    def engine_state(self) -> str:
+        """``live`` once the speech service listens; ``delayed``/``reconnecting`` before."""
+        return getattr(self._speech, "state", "live")
 
     async def start(self) -> None:
         """Open the speech engine. Raises SpeechRefused when the service refuses us."""
@@ -71,41 +66,69 @@ class CaptionSession:
             await self._tell_viewers("unavailable", captioning=False)
             raise
         self._pump = asyncio.get_running_loop().create_task(self._pump_results())
-        await self._tell_viewers("live", captioning=True)
+        await self._tell_viewers(self.engine_state, captioning=True)
 
     async def feed(self, pcm: bytes) -> None:
         if pcm and self._speech is not None:
             await self._speech.send(pcm)
 
-    async def stop(self) -> None:
-        """Flush the engine, deliver its last results, and tell viewers captions paused."""
-        if self._speech is not None:
-            try:
-                await self._speech.finish()
-            except Exception:
-                logger.exception("speech engine failed while finishing")
+    async def stop(self, within: float | None = None) -> bool:
+        """Flush the engine, store and deliver its last results, tell viewers captions paused.
+
+        ``within`` bounds the wait for the engine (else the engine's own limit). Returns False
+        when something was given up: results the engine never sent, finals never stored.
+        """
+        complete = await self._finish_engine(within)
         if self._pump is not None:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(self._pump, timeout=10)
-        await self._cancel_interim()
+            done, _ = await asyncio.wait({self._pump}, timeout=within or DRAIN_SECONDS)
+            complete = complete and bool(done)
+        await self._cancel_tasks()
+        unsaved = await self._finals.flush(within=within or DRAIN_SECONDS)
         await self._tell_viewers("stopped", captioning=False)
-        if self._resend is not None:
-            # Give undelivered messages a last chance, then let viewers refetch by seq.
-            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(asyncio.shield(self._resend), timeout=5)
-            self._resend.cancel()
+        await self._outbox.close(within=min(5.0, within or 5.0))
+        return complete and not unsaved
 
     async def abort(self) -> None:
-        """Stop without waiting for the engine (the consumer is going away)."""
-        for task in (self._pump, self._interim_task, self._resend):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+        """Stop at once, without waiting for the engine's last results."""
+        await self._close_engine()
+        await self._cancel_tasks()
+        await self._finals.flush(within=0)
+        with contextlib.suppress(Exception):
+            await self._tell_viewers("stopped", captioning=False)
+        await self._outbox.close(within=0)
 
-    @property
-    def done(self) -> bool:
-        return self._pump is not None and self._pump.done()
+    async def wait_done(self) -> None:
+        """Returns when the engine's results end (it finished, or gave up on us)."""
+        if self._pump is not None:
+            await asyncio.wait({self._pump})
+
+    async def _finish_engine(self, within: float | None) -> bool:
+        if self._speech is None:
+            return True
+        try:
+            async with asyncio.timeout(within):
+                return await self._speech.finish() is not False
+        except TimeoutError:
+            logger.warning("speech engine did not finish within %.1f s", within)
+        except Exception:
+            logger.exception("speech engine failed while finishing")
+        await self._close_engine()
+        return False
+
+    async def _close_engine(self) -> None:
+        close = getattr(self._speech, "close", None)
+        if close is not None:
+            try:
+                await close()
+            except Exception:
+                logger.exception("speech engine failed while closing")
+
+    async def _cancel_tasks(self) -> None:
+        await self._cancel_interim()
+        if self._pump is not None and not self._pump.done():
+            self._pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._pump
 
     async def _pump_results(self) -> None:
         try:
@@ -116,13 +139,19 @@ class CaptionSession:
                     await self._on_engine_status(event)
         except SpeechRefused as refused:
             logger.warning("speech service refused stream %s: %s", self.stream.pk, refused)
+            self.refused = True
             await self.notify({"type": "status", "state": "error", "message": str(refused)})
             await self._tell_viewers("unavailable", captioning=False)
-            raise
 
     async def _on_engine_status(self, status: EngineStatus) -> None:
         await self.notify({"type": "status", "state": status.state, "message": status.message})
         await self._tell_viewers(status.state, captioning=True)
+
+    async def _on_db_delayed(self, delayed: bool) -> None:
+        state = "delayed" if delayed else "live"
+        message = DATABASE_DELAYED if delayed else "Captions are live."
+        await self.notify({"type": "status", "state": state, "message": message})
+        await self._tell_viewers(state, captioning=True)
 
     async def _on_transcript(self, transcript: Transcript) -> None:
         text = transcript.text.strip()
@@ -130,15 +159,7 @@ class CaptionSession:
             return
         if transcript.is_final:
             await self._cancel_interim()
-            caption = await database_sync_to_async(Caption.store)(
-                self.stream,
-                text=text,
-                start=transcript.start,
-                end=transcript.end,
-                session_started_at=self.started_at,
-            )
-            self.finals += 1
-            await self._broadcast(caption.as_message())
+            await self._finals.add(text, transcript.start, transcript.end)
             return
         self._pending_interim = {
             "type": "caption",
@@ -151,6 +172,10 @@ class CaptionSession:
         if self._interim_task is None or self._interim_task.done():
             self._interim_task = asyncio.get_running_loop().create_task(self._send_interim())
 
+    async def _on_stored(self, caption: Caption) -> None:
+        self.finals += 1
+        await self._outbox.send(caption.as_message())
+
     async def _send_interim(self) -> None:
         loop = asyncio.get_running_loop()
         wait = self._last_interim_at + INTERIM_INTERVAL - loop.time()
@@ -159,7 +184,7 @@ class CaptionSession:
         message, self._pending_interim = self._pending_interim, None
         if message is not None:
             self._last_interim_at = loop.time()
-            await self._broadcast(message)
+            await self._outbox.send(message)
 
     async def _cancel_interim(self) -> None:
         self._pending_interim = None
@@ -173,38 +198,8 @@ class CaptionSession:
             captioning=captioning, engine=self.engine.name, message=VIEWER_MESSAGES.get(state, "")
         )
         if captioning:
-            await lease.set_status(self.stream.pk, status)
-        await self._broadcast(status)
-
-    async def _broadcast(self, message: CaptionMessage | StatusMessage) -> None:
-        if message["type"] == "caption" and not message["is_final"] and self._unsent:
-            return  # a stale interim is not worth queueing behind undelivered finals
-        self._unsent.append(broadcast_event(message))
-        del self._unsent[:-MAX_UNSENT]
-        await self._flush()
-
-    async def _flush(self) -> bool:
-        async with self._sending:
-            return await self._send_unsent()
-
-    async def _send_unsent(self) -> bool:
-        while self._unsent:
             try:
-                await self._layer.group_send(self.stream.group_name, self._unsent[0])
+                await lease.set_status(self.stream.pk, status)
             except Exception:
-                logger.warning(
-                    "channel layer unavailable; %d message(s) for stream %s wait",
-                    len(self._unsent),
-                    self.stream.pk,
-                )
-                if self._resend is None or self._resend.done():
-                    self._resend = asyncio.get_running_loop().create_task(self._resend_later())
-                return False
-            self._unsent.pop(0)
-        return True
-
-    async def _resend_later(self) -> None:
-        while self._unsent:
-            await asyncio.sleep(RESEND_INTERVAL)
-            if await self._flush():
-                return
+                logger.warning("could not store the caption status of stream %s", self.stream.pk)
+        await self._outbox.send(status)

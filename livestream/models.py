@@ -17,6 +17,11 @@ CAPTION_LANGUAGES = [
 ]
 
 
+def group_name(stream_id: int) -> str:
+    """The channel-layer group every viewer of the stream ``stream_id`` listens on."""
+    return f"stream-{stream_id}"
+
+
 class Stream(models.Model):
     """One live stream: what viewers watch behind an access code."""
 
@@ -58,4 +63,4 @@ class Stream(models.Model):
     @property
     def group_name(self) -> str:
         """The channel-layer group every viewer of this stream listens on."""
-        return f"stream-{self.pk}"
+        return group_name(self.pk)

@@ -65,7 +65,9 @@ class Tuning:
     backoff_cap: float = 10.0  # ...up to here (with jitter)
     busy_backoff_base: float = 5.0  # same after HTTP 429
     busy_backoff_cap: float = 60.0
-    finish_timeout: float = 5.0  # how long finish() waits for the last results
+    # How long finish() waits for the last results. Deepgram answers a CloseStream with what is
+    # left, which takes seconds when it is behind; a captioner's explicit stop waits this long.
+    finish_timeout: float = 15.0
     open_timeout: float = 10.0  # per connection attempt
     close_timeout: float = 2.0  # for our side of a closing handshake
     ping_interval: float | None = 10.0  # websocket pings notice a dead network...
@@ -407,19 +409,25 @@ class DeepgramSession:
             self._warn_dropped()
         self._wake.set()
 
-    async def finish(self) -> None:
-        """Send what is buffered, then CloseStream; wait (bounded) for the last results."""
+    async def finish(self) -> bool:
+        """Send what is buffered, then CloseStream; wait (bounded) for the last results.
+
+        False when the service did not send them within ``finish_timeout``.
+        """
         self._finishing = True
         self._wake.set()
         runner = self._runner
+        complete = True
         if runner is not None and not runner.done():
             done, _ = await asyncio.wait({runner}, timeout=self._tuning.finish_timeout)
             if not done:
+                complete = False
                 log.warning(
                     "Speech service did not finish within %.1f s; closing anyway",
                     self._tuning.finish_timeout,
                 )
         await self.close()
+        return complete
 
     async def close(self) -> None:
         """Stop at once: cancel and await every background task, close the connection."""
@@ -440,6 +448,11 @@ class DeepgramSession:
                 raise item
             assert isinstance(item, Transcript | EngineStatus)
             yield item
+
+    @property
+    def state(self) -> State:
+        """``live`` while connected; ``delayed`` (busy) or ``reconnecting`` until it is."""
+        return self._state
 
     @property
     def buffered_seconds(self) -> float:

@@ -213,43 +213,45 @@ async def test_what_a_viewer_sends_is_ignored_and_a_flood_closes_only_that_socke
     assert await calm.receive_nothing(timeout=0.2)
     for _ in range(limits.VIEWER_MESSAGES_BURST + 5):
         await noisy.send_to(text_data="x")
-    assert await closed_with(noisy) == 1008
+    assert await closed_with(noisy) == 4408
     assert await calm.receive_nothing(timeout=0.2)
     await calm.disconnect()
 
 
-async def test_an_oversize_frame_closes_with_1009(deepgram, captioner_key):
+async def test_an_oversize_frame_closes_with_4413(deepgram, captioner_key):
     captioner = await open_captioner("keynote", captioner_key)
     await captioner.send_to(bytes_data=b"\x00" * (2 * 1024 * 1024))
     seen = await receive_until(captioner, lambda m: m.get("state") == "error")
     assert "at most 65536 bytes" in seen[-1]["message"]
-    assert await closed_with(captioner) == 1009
+    assert await closed_with(captioner) == 4413
     assert deepgram.audio_bytes == 0
 
 
-async def test_a_text_frame_that_is_not_a_control_message_closes_with_1003(deepgram, captioner_key):
+async def test_a_text_frame_that_is_not_a_control_message_closes_with_4400(deepgram, captioner_key):
     captioner = await open_captioner("keynote", captioner_key)
     await captioner.send_to(text_data="hello")
     seen = await receive_until(captioner, lambda m: m.get("state") == "error")
     assert "JSON control messages" in seen[-1]["message"]
-    assert await closed_with(captioner) == 1003
+    assert await closed_with(captioner) == 4400
 
 
-async def test_an_empty_frame_is_never_forwarded(deepgram, captioner_key):
+async def test_an_empty_frame_closes_with_4400_and_is_never_forwarded(deepgram, captioner_key):
     captioner = await open_captioner("keynote", captioner_key)
-    await captioner.send_input({"type": "websocket.receive", "bytes": b""})
     await captioner.send_to(bytes_data=speech(0.5))
     await deepgram.wait_for(lambda: deepgram.audio_bytes == 16000)
-    await stop(captioner)
+    await captioner.send_input({"type": "websocket.receive", "bytes": b""})
+    seen = await receive_until(captioner, lambda m: m.get("state") == "error")
+    assert "Empty audio frames" in seen[-1]["message"]
+    assert await closed_with(captioner) == 4400
     assert deepgram.empty_frames == 0
 
 
-async def test_audio_faster_than_real_time_closes_with_1008(deepgram, captioner_key):
+async def test_audio_faster_than_real_time_closes_with_4408(deepgram, captioner_key):
     captioner = await open_captioner("keynote", captioner_key)
     chunk = b"\x01\x00" * 16000  # one second of audio per frame
     for _ in range(15):
         await captioner.send_to(bytes_data=chunk)
-    assert await closed_with(captioner, timeout=5) == 1008
+    assert await closed_with(captioner, timeout=5) == 4408
 
 
 async def test_revoking_a_code_closes_its_sockets_within_two_seconds(
@@ -278,7 +280,7 @@ async def test_a_refused_key_tells_the_captioner_and_viewers_without_leaking_it(
     seen = await receive_until(captioner, lambda m: m.get("state") == "error")
     assert "401" in seen[-1]["message"]
     assert "DEEPGRAM_API_KEY" in seen[-1]["message"]
-    assert await closed_with(captioner) == 1011
+    assert await closed_with(captioner) == 4500
     status = await viewer.receive_json_from(timeout=5)
     assert status == {
         "type": "status",
