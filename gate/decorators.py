@@ -3,8 +3,13 @@ from functools import wraps
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseForbidden,
+    HttpResponseRedirect,
+)
 from django.urls import reverse
 
 from gate import grant as grants
@@ -21,13 +26,16 @@ def grant_required(
     The view receives the ``Stream`` instead of the slug, and ``request.grant`` is set.
     Without a grant: to the entry page, coming back here afterwards — or, with
     ``forbid=True`` (downloads, which a browser fetches without showing a page), 403.
+    A slug naming no stream gets that same answer, so stream names cannot be probed; only
+    staff, who may see every stream anyway, get a 404 for it.
     """
 
     def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @wraps(view)
         def wrapper(request: HttpRequest, slug: str, *args, **kwargs) -> HttpResponse:
-            stream = get_object_or_404(Stream, slug=slug)
-            grant, outcome = grants.check(request.session, request.user, stream.pk)
+            stream = Stream.objects.filter(slug=slug).first()
+            stream_id = stream.pk if stream is not None else None
+            grant, outcome = grants.check(request.session, request.user, stream_id)
             if grant is None:
                 if forbid:
                     return HttpResponseForbidden("You need an access code for this stream.")
@@ -35,6 +43,8 @@ def grant_required(
                     messages.warning(request, REVOKED_MESSAGE)
                 query = urlencode({"next": request.get_full_path()})
                 return HttpResponseRedirect(f"{reverse('enter')}?{query}")
+            if stream is None:
+                raise Http404("No such stream.")
             request.grant = grant
             return view(request, stream, *args, **kwargs)
 

@@ -72,7 +72,7 @@ def code_still_valid(grant: Grant) -> bool:
     return code is not None and code.is_still_valid()
 
 
-def staff_grant(user, stream_id: int) -> Grant | None:
+def staff_grant(user, stream_id: int | None) -> Grant | None:
     if user is None or isinstance(user, AnonymousUser) or not user.is_staff:
         return None
     if not user.is_active:
@@ -87,11 +87,13 @@ class Outcome:
     REVOKED = "revoked"  # there was one, but its code no longer works
 
 
-def check(session, user, stream_id: int) -> tuple[Grant | None, str]:
+def check(session, user, stream_id: int | None) -> tuple[Grant | None, str]:
     """The grant admitting this session to ``stream_id``, re-checked against the database.
 
     Returns ``(grant, "")`` on success, else ``(None, Outcome.…)``. A grant whose code was
-    revoked or expired is dropped from the session.
+    revoked or expired is dropped from the session. ``stream_id=None`` (a stream that does not
+    exist) runs the same checks, so the answer is the one for a stream without a grant; only
+    a staff user gets a grant for it.
     """
     staff = staff_grant(user, stream_id)
     if staff is not None:

@@ -1,5 +1,6 @@
 import re
 import secrets
+import string
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
@@ -11,11 +12,17 @@ from django.utils import timezone
 CODE_ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"
 GENERATED_CODE_LENGTH = 10
 _SEPARATORS = re.compile(r"[\s\-_]+")
+_ASCII_UPPER = str.maketrans(string.ascii_lowercase, string.ascii_uppercase)
 
 
 def normalize_code(raw: str) -> str:
-    """The form codes are stored and compared in: upper case, no spaces or dashes."""
-    return _SEPARATORS.sub("", raw).upper()
+    """The form codes are stored and compared in: upper case, no spaces or dashes.
+
+    Only ASCII letters are upper-cased. ``str.upper`` would turn look-alikes into real code
+    letters (the Turkish dotless i, U+0131, into ``I``; ``ß`` into ``SS``; the ligature ``ﬁ``
+    into ``FI``); left as they are, they never match a code, which is only ever ASCII.
+    """
+    return _SEPARATORS.sub("", raw).translate(_ASCII_UPPER)
 
 
 def generate_code() -> str:

@@ -60,21 +60,23 @@ def enter(request: HttpRequest) -> HttpResponse:
     normalized = normalize_code(form.cleaned_data["code"])
     per_ip = ratelimit.ip_limit(ip)
     per_code = ratelimit.ip_code_limit(ip, normalized)
-    wait = ratelimit.retry_after(per_ip, per_code)
-    if wait is not None:
+    # Count first, then decide from the counts (see gate/ratelimit.py). The per-IP count is a
+    # failure reserved in advance, given back when the attempt turns out not to be one.
+    over = [limit for limit in (per_ip, per_code) if ratelimit.take(limit) > limit.allowed]
+    if over:
+        ratelimit.give_back(per_ip)  # refused unchecked: not a failed guess
         form.add_error(None, RATE_LIMITED)
         response = render(request, "gate/enter.html", {"form": form}, status=429)
-        response["Retry-After"] = str(wait)
+        response["Retry-After"] = str(max(limit.retry_after() for limit in over))
         return response
 
-    ratelimit.hit(per_code)
     code = AccessCode.objects.select_related("stream").filter(code=normalized).first()
     admitted = code is not None and code.admits() and _admit(request, code)
     if not admitted:
-        ratelimit.hit(per_ip)
         form.add_error(None, GENERIC_ERROR)
         return render(request, "gate/enter.html", {"form": form})
 
+    ratelimit.give_back(per_ip)
     target = _safe_next(request, form.cleaned_data["next"]) or code.stream.get_absolute_url()
     return HttpResponseRedirect(target)
 

@@ -9,19 +9,17 @@ http_application = get_asgi_application()
 # Imported after Django is set up: consumers import models.
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from captions.frames import DirectSockets  # noqa: E402
 from captions.routing import websocket_urlpatterns  # noqa: E402
+from gate.origin import SameOriginValidator  # noqa: E402
 
 application = DirectSockets(
     ProtocolTypeRouter(
         {
             "http": http_application,
-            "websocket": AllowedHostsOriginValidator(
-                AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
-            ),
+            "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
         }
     )
 )

@@ -196,6 +196,33 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "/admin/login/"
 
+# Admin sign-in attempts (django-axes): after ADMIN_LOGIN_FAILURE_LIMIT wrong passwords from one
+# client IP, or for one user name, that IP or user name is refused (429) for
+# ADMIN_LOGIN_COOLOFF_MINUTES. Counted in the shared cache (Redis when REDIS_URL is set), so
+# every process agrees. Unlock sooner: `manage.py axes_reset_ip IP`, `axes_reset_username NAME`.
+INSTALLED_APPS += ["axes"]
+MIDDLEWARE += ["axes.middleware.AxesMiddleware"]  # last, as django-axes requires
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a blocked client before checking
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_FAILURE_LIMIT = env.int("ADMIN_LOGIN_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = env.float("ADMIN_LOGIN_COOLOFF_MINUTES", default=15) / 60  # in hours
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]  # either one reaching the limit blocks
+AXES_CLIENT_IP_CALLABLE = "gate.client_ip.client_ip"  # honours TRUSTED_PROXY_COUNT
+AXES_LOCKOUT_CALLABLE = "livestream.lockout.locked_out"
+AXES_RESET_ON_SUCCESS = True
+# The cool-off runs from the failure that caused the block: attempts while blocked (they never
+# reach a password check) do not extend it.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# django-axes' admin pages list database records, which its cache handler never writes.
+AXES_ENABLE_ADMIN = False
+if not REDIS_URL:
+    # Without Redis the site is one process (in-memory channel layer), whose local-memory
+    # cache holds the only counts there are: django-axes' warning about it does not apply.
+    SILENCED_SYSTEM_CHECKS += ["axes.W001"]
+
 # --- The gate --------------------------------------------------------------------------------
 
 # How long an accepted code's grant lasts in a session before the code must be entered again.
@@ -233,6 +260,15 @@ CAPTIONS_ENGINE_OPTIONS: dict = {}
 # Allocations between young garbage collections (Python's default is 700); see livestream/asgi.py.
 GC_GEN0_THRESHOLD = env.int("GC_GEN0_THRESHOLD", default=50_000)
 
+# --- Connection limits -----------------------------------------------------------------------
+
+# Per client address and per server process (livestream/connection_limits.py); the shipped
+# nginx config (deploy/nginx/livestream.conf) holds the same numbers across all processes.
+# A venue's viewers behind one NAT address count as one client. 0 turns a limit off.
+WS_MAX_PER_IP = env.int("WS_MAX_PER_IP", default=1000)
+WS_HANDSHAKES_PER_SECOND = env.float("WS_HANDSHAKES_PER_SECOND", default=20.0)
+WS_HANDSHAKE_BURST = env.int("WS_HANDSHAKE_BURST", default=1000)
+
 # --- i18n ------------------------------------------------------------------------------------
 
 LANGUAGE_CODE = "en-us"
@@ -246,9 +282,20 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"one_line": {"()": "livestream.log_filters.OneLineSecurityEvent"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "security": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["one_line"],
+        },
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
+        # Requests Django refuses as suspicious (a POST over DATA_UPLOAD_MAX_MEMORY_SIZE, a bad
+        # Host header…): one WARNING line each instead of an ERROR with a traceback.
+        "django.security": {"handlers": ["security"], "level": "INFO", "propagate": False},
         # At DEBUG the websockets library logs every handshake header, the speech service's
         # Authorization header included: never let it log below INFO.
         "websockets": {"level": "INFO"},

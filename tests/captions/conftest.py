@@ -34,7 +34,7 @@ def session_cookie(transactional_db) -> Callable[[AccessCode], str]:
 def socket(
     path: str, *, session_key: str | None = None, origin: bytes | None = ORIGIN, headers=()
 ) -> WebsocketCommunicator:
-    sent = list(headers)
+    sent = [(b"host", b"testserver"), *headers]  # what a browser always sends
     if origin is not None:
         sent.append((b"origin", origin))
     if session_key:

@@ -82,8 +82,35 @@ def test_without_a_grant_the_player_sends_you_to_the_entry_page(client, stream):
     assert response["Location"] == "/enter/?next=%2Fwatch%2Fkeynote%2F"
 
 
-def test_an_unknown_stream_is_404(client, db):
+def test_an_unknown_stream_answers_like_a_known_one_without_a_grant(client, stream):
+    unknown = client.get("/watch/nope/")
+    assert unknown.status_code == 302
+    assert unknown["Location"] == "/enter/?next=%2Fwatch%2Fnope%2F"
+    assert client.get("/watch/nope/transcript.txt").status_code == 403
+    assert client.get("/watch/keynote/transcript.txt").status_code == 403
+
+
+def test_staff_get_a_404_for_an_unknown_stream(client, db, django_user_model):
+    staff = django_user_model.objects.create_user("ops", password="pw-123456", is_staff=True)
+    client.force_login(staff)
     assert client.get("/watch/nope/").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("stored", "typed"),
+    [
+        ("VIEW-2024", "v\u0131ew-2024"),  # Turkish dotless i, upper-cased by str.upper to "I"
+        ("STRASSE", "stra\u00dfe"),  # "ß".upper() == "SS"
+        ("FIVE-CODE", "\ufb01ve-code"),  # the ligature "ﬁ".upper() == "FI"
+        ("SAFE-CODE", "\u017fafe-code"),  # long s, upper-cased by str.upper to "S"
+    ],
+)
+def test_non_ascii_look_alikes_never_match_a_code(enter, make_code, stored, typed):
+    make_code(stored)
+    assert typed.upper().replace("-", "") == stored.replace("-", "")  # str.upper would admit it
+    response = enter(typed)
+    assert response.status_code == 200
+    assert "That code doesn’t work" in response.text
 
 
 def test_a_grant_for_one_stream_does_not_open_another(enter, viewer_code, make_stream, client):
