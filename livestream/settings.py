@@ -218,6 +218,9 @@ AXES_RESET_ON_SUCCESS = True
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 # django-axes' admin pages list database records, which its cache handler never writes.
 AXES_ENABLE_ADMIN = False
+# Its log lines name the client's address (what `axes_reset_ip` needs) but mask user names,
+# which are sometimes a password typed into the wrong box.
+AXES_SENSITIVE_PARAMETERS = ["username"]
 if not REDIS_URL:
     # Without Redis the site is one process (in-memory channel layer), whose local-memory
     # cache holds the only counts there are: django-axes' warning about it does not apply.
