@@ -76,6 +76,10 @@ class GatedConsumer(AsyncWebsocketConsumer):
     ending = False  # a close was sent: what the client still sends is dropped unread
     _released = False
 
+    async def __call__(self, scope, receive, send) -> None:
+        self._receive = receive  # Daphne's queue of what the client sent (see _stop_listening)
+        await super().__call__(scope, receive, send)
+
     async def admit(self) -> bool:
         try:
             stream, grant = await _admission(self.scope, self.scope["url_route"]["kwargs"]["slug"])
@@ -113,8 +117,26 @@ class GatedConsumer(AsyncWebsocketConsumer):
         """From a handler: tell the client why (a status message), close with ``code``,
         release everything and stop consuming. What the client sent meanwhile is dropped."""
         await self.close_with(code, message, state)
+        try:
+            self._stop_listening()
+        except Exception:
+            logger.exception("could not stop reading websocket %s", self.scope["path"])
         await self._release_once()
         raise StopConsumer
+
+    def _stop_listening(self) -> None:
+        """Drop what the client sent and still sends: a flood must not outlive its socket.
+
+        Daphne queues every incoming message for the application without bound; once this
+        consumer stops, nothing would read that queue until the connection is gone.
+        """
+        socket = self.scope.get(SCOPE_KEY)
+        if socket is not None:
+            socket.protocol.muted = True  # Daphne's own switch: incoming frames are dropped
+        queue = getattr(getattr(self, "_receive", None), "__self__", None)
+        if isinstance(queue, asyncio.Queue):
+            while not queue.empty():
+                queue.get_nowait()
 
     async def close_with(self, code: Close, message: str = "", state: str = "error") -> None:
         """Send the status and the close, once. From a background task, call this (not

@@ -33,6 +33,7 @@ SCOPE_KEY = "livestream.direct_socket"
 
 # What DirectSocket and write_through read, beyond the libraries' public API.
 PROTOCOL_ATTRIBUTES = (
+    "muted",
     "state",
     "STATE_OPEN",
     "send_queue",

@@ -167,11 +167,17 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_daphne(env: dict[str, str], directory: Path) -> LiveSite:
+def start_daphne(env: dict[str, str], directory: Path, preamble: str = "") -> LiveSite:
+    """``preamble``: Python run in the server process before Daphne starts (to break a
+    dependency on purpose, as an upgrade might)."""
+    launcher = ["-m", "daphne"]
+    if preamble:
+        launcher = ["-c", f"{preamble}\nfrom daphne.cli import CommandLineInterface\n"
+                    "CommandLineInterface.entrypoint()"]  # fmt: skip
     for attempt in range(3):
         port = free_port()
         log_path = directory / f"daphne-{attempt}.log"
-        command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
+        command = [sys.executable, *launcher, "-b", "127.0.0.1", "-p", str(port)]
         with log_path.open("w") as log:
             process = subprocess.Popen(
                 [*command, "livestream.asgi:application"],

@@ -52,8 +52,20 @@ class SingleSite:
         self.double: DoubleProcess | None = None
         self.stream: SiteStream | None = None
 
-    def __call__(self, double_args: list[str] = (), **env: str) -> LiveSite:
-        self.double = start_deepgram_double(DEEPGRAM_KEY, phrases=PHRASES, args=list(double_args))
+    def __call__(
+        self,
+        double_args: list[str] = (),
+        speech_url: str = "",
+        preamble: str = "",
+        **env: str,
+    ) -> LiveSite:
+        """Start the site; ``speech_url`` points it at a Deepgram double of the test's own
+        (else one is started with ``double_args``); ``preamble`` runs before Daphne."""
+        if not speech_url:
+            self.double = start_deepgram_double(
+                DEEPGRAM_KEY, phrases=PHRASES, args=list(double_args)
+            )
+            speech_url = self.double.url
         directory = self.tmp_path / f"site-{len(self.sites)}"
         directory.mkdir()
         full_env = {
@@ -61,7 +73,7 @@ class SingleSite:
             **SITE_ENV,
             "IVS_PLAYER_SCRIPT_URL": "https://player.live-video.net/1.56.1/amazon-ivs-player.min.js",
             "DATABASE_URL": f"sqlite:///{directory / 'db.sqlite3'}",
-            "DEEPGRAM_URL": self.double.url,
+            "DEEPGRAM_URL": speech_url,
             "DEEPGRAM_API_KEY": DEEPGRAM_KEY,
             "CAPTIONS_LEASE_SECONDS": str(LEASE_SECONDS),
             "GATE_RATE_LIMIT_PER_CODE": "1000",
@@ -69,7 +81,7 @@ class SingleSite:
         }
         probe = LiveSite("", full_env, directory, directory / "none.log", None)  # type: ignore[arg-type]
         probe.manage("migrate", "--noinput", "-v", "0")
-        site = start_daphne(full_env, directory)
+        site = start_daphne(full_env, directory, preamble)
         self.sites.append(site)
         self.stream = site.create_stream(STREAM_URL, slug="talk", title="Talk")
         return site

@@ -100,6 +100,19 @@ async def open_captioner(site_url: str, slug: str, session: str) -> tuple[Client
             return ws, message
 
 
+async def closed_with(ws: ClientConnection, within: float = 10) -> tuple[int, list[dict]]:
+    """Read until the server closes the socket: its close code and the statuses it sent."""
+    statuses = []
+    try:
+        async with asyncio.timeout(within):
+            async for raw in ws:
+                if isinstance(raw, str) and json.loads(raw).get("type") == "status":
+                    statuses.append(json.loads(raw))
+    except ConnectionClosed:
+        pass
+    return ws.close_code, statuses
+
+
 async def speak(ws: ClientConnection, seconds: float, seed: int) -> None:
     """Send speech in 100 ms frames, a little faster than real time."""
     pcm = speech(seconds, seed=seed)

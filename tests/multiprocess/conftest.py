@@ -186,3 +186,4 @@ def cluster(request, postgres_database, tmp_path) -> Iterator[Callable[..., list
     yield running
     print(running.logs())  # noqa: T201  (pytest shows it only when the test failed)
     running.stop()
+    assert "invalid close code" not in running.logs()
