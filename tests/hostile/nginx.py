@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import time
 import urllib.error
@@ -94,7 +95,8 @@ def start_nginx(directory: Path, upstreams: list[str], config: str | None = None
     ``config`` replaces the shipped file's text (to break it on purpose); by default the
     shipped file is used.
     """
-    nginx = require_program("nginx")
+    # Debian installs nginx in /usr/sbin, which is not on every user's PATH.
+    nginx = shutil.which("nginx", path="/usr/sbin:/usr/local/sbin") or require_program("nginx")
     directory.mkdir(parents=True, exist_ok=True)
     port = free_port()
     text = SHIPPED_CONFIG.read_text() if config is None else config
