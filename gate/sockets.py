@@ -62,13 +62,19 @@ class GrantWatcher:
                 del self._watched[code_id]
 
     async def _run(self) -> None:
+        failing = False
         while self._watched:
             await asyncio.sleep(settings.GATE_SOCKET_RECHECK)
             try:
                 invalid = await _invalid_codes(set(self._watched))
-            except Exception:
-                logger.exception("could not re-check access codes; will retry")
+            except Exception as error:
+                if not failing:  # once per outage, not once a second
+                    logger.warning("could not re-check access codes (%r); will retry", error)
+                failing = True
                 continue
+            if failing:
+                logger.warning("access codes re-checked again")
+                failing = False
             for code_id in invalid:
                 for on_revoked in list(self._watched.pop(code_id, {}).values()):
                     await on_revoked()
