@@ -31,6 +31,7 @@ GONE_FINISH_SECONDS = 6.0
 
 
 class AudioConsumer(GatedConsumer):
+    server_error_message = "Something went wrong on the server: captions stopped. Start again."
     session: CaptionSession | None = None
     tasks: tuple[asyncio.Task, ...] = ()
     holder: str = ""

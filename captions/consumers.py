@@ -32,7 +32,6 @@ from livestream.models import Stream
 logger = logging.getLogger(__name__)
 
 HISTORY_LIMIT = 200
-SERVER_ERROR_MESSAGE = "Something went wrong on the server. Reconnecting…"
 
 
 @database_sync_to_async
@@ -71,6 +70,8 @@ class GatedConsumer(AsyncWebsocketConsumer):
     """
 
     channel_layer_alias = "no-per-connection-channel"
+    # Sent before close 4500: the viewers' page reconnects by itself; the captioner's does not.
+    server_error_message = "Something went wrong on the server. Reconnecting…"
     stream: Stream
     accepted = False
     ending = False  # a close was sent: what the client still sends is dropped unread
@@ -87,7 +88,7 @@ class GatedConsumer(AsyncWebsocketConsumer):
             # The database is unreachable: say so and let the page retry, rather than refuse.
             logger.exception("could not check a websocket's grant")
             await self.accept()
-            await self.end(Close.SERVER_ERROR, SERVER_ERROR_MESSAGE)
+            await self.end(Close.SERVER_ERROR, self.server_error_message)
         if grant is None or not self.allowed(grant):
             await self.close()  # before accept: the handshake gets HTTP 403
             raise StopConsumer
@@ -111,7 +112,7 @@ class GatedConsumer(AsyncWebsocketConsumer):
             raise
         except Exception:
             logger.exception("websocket %s failed in %s", self.scope["path"], message["type"])
-            await self.end(Close.SERVER_ERROR, SERVER_ERROR_MESSAGE)
+            await self.end(Close.SERVER_ERROR, self.server_error_message)
 
     async def end(self, code: Close, message: str = "", state: str = "error") -> None:
         """From a handler: tell the client why (a status message), close with ``code``,

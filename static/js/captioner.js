@@ -90,8 +90,12 @@ function onServerStatus(message) {
       finish();
       setState("error", text || "Captions stopped because of an error.");
       break;
+    case "stopping":
+      setState("stopping", text || "Finishing the last captions…");
+      break;
     case "stopped":
-      setState("stopped", "Captions are off.");
+      // "Captions stopped." or what was given up (the last seconds, finals not saved).
+      setState("stopped", text && text !== "Captions stopped." ? text : "Captions are off.");
       break;
     default:
       break;
@@ -133,7 +137,8 @@ async function start() {
       }
     },
     shouldRetry(event) {
-      // Only transport failures are retried; a refusal or an error was explained already.
+      // Only transport failures are retried; a refusal or an error (4400, 4403, 4408, 4409,
+      // 4413, 4500) was explained already by a status message.
       return event.code === 1006 || event.code === 1001;
     },
     onClose(event, retryIn) {
@@ -155,7 +160,7 @@ function stop() {
   if (socket && socket.isOpen) {
     socket.ws.send(JSON.stringify({ type: "stop" }));
     stopAudio();
-    setState("stopped", "Stopping…");
+    setState("stopping", "Stopping…");
   } else {
     finish();
     setState("stopped", "Captions are off.");
