@@ -142,8 +142,8 @@ class ConnectionLimits:
         """Why a handshake from ``address`` is refused now, or "" when it may go on."""
         if not self.rate.allow(address):
             return (
-                f"more than {self.rate.burst} handshakes at once "
-                f"(WS_HANDSHAKE_BURST; refilled at WS_HANDSHAKES_PER_SECOND={self.rate.rate:g})"
+                f"over the handshake rate (WS_HANDSHAKES_PER_SECOND={self.rate.rate:g}, "
+                f"WS_HANDSHAKE_BURST={self.rate.burst})"
             )
         if 0 < self.max_per_ip <= self.open.get(address, 0):
             return f"{self.max_per_ip} websockets already open (WS_MAX_PER_IP)"
