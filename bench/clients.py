@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidMessage
 
-from tests.deepgram_double import speech
+from deepgram_standin import speech
 
 FRAME_SECONDS = 0.1
 SAMPLE_RATE = 16000

@@ -1,4 +1,4 @@
-"""The Deepgram double (``tests.deepgram_double``) as the bench runs it, with two additions.
+"""The Deepgram double (``deepgram_standin``) as the bench runs it, with two additions.
 
 - Every non-silent final says a new phrase (``bench <nonce> <n>``), topped up through the
   double's public ``announce()``, so a caption a viewer receives can be matched to the final
@@ -27,7 +27,7 @@ import sys
 import time
 from typing import TextIO
 
-from tests.deepgram_double import DeepgramDouble, SentFinal
+from deepgram_standin import DeepgramDouble, SentFinal
 
 PHRASE_STOCK = 2000
 

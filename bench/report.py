@@ -65,7 +65,7 @@ def header(results: dict) -> list[str]:
         "the cache and the channel layer (none for the in-memory layer), "
         "`SECURE_SSL_REDIRECT=false`, `SECURE_HSTS_SECONDS=0`, the gate's rate "
         "limits lifted, and the local Deepgram double (`bench/deepgram_server.py`, "
-        "`tests/deepgram_double.py` unchanged) answering at once, one final per "
+        "`deepgram_standin/` unchanged) answering at once, one final per "
         f"{options['segment']} s of audio, no interim results"
         f"{'; extra settings: ' + ', '.join(f'`{e}`' for e in extra) if extra else ''}. "
         "Clients run in the bench's own process (one asyncio loop, the `websockets` library), "

@@ -236,7 +236,7 @@ def session_for(site_url: str, code: str) -> str:
 
 @dataclass
 class DoubleProcess:
-    """The Deepgram double (``python -m tests.deepgram_double``) in a subprocess."""
+    """The Deepgram double (``python -m deepgram_standin``) in a subprocess."""
 
     url: str
     process: subprocess.Popen = field(repr=False)
@@ -249,7 +249,7 @@ class DoubleProcess:
 def start_deepgram_double(
     key: str, *, phrases: list[str] = (), args: list[str] = ()
 ) -> DoubleProcess:
-    command = [sys.executable, "-m", "tests.deepgram_double", "--port", "0", "--key", key, *args]
+    command = [sys.executable, "-m", "deepgram_standin", "--port", "0", "--key", key, *args]
     if phrases:
         command += ["--phrases", "|".join(phrases)]
     process = subprocess.Popen(command, cwd=BASE_DIR, stdout=subprocess.PIPE, text=True)

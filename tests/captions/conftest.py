@@ -9,10 +9,10 @@ import pytest
 from channels.testing import WebsocketCommunicator
 from django.contrib.sessions.backends.db import SessionStore
 
+from deepgram_standin import DeepgramDouble
 from gate import grant as grants
 from gate.models import AccessCode
 from livestream.asgi import application
-from tests.deepgram_double import DeepgramDouble
 
 DEEPGRAM_KEY = "dg-secret-4f7c1e9a2b6d"
 ORIGIN = b"http://testserver"

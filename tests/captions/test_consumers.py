@@ -7,9 +7,9 @@ from asgiref.sync import sync_to_async
 
 from captions import limits
 from captions.models import Caption
+from deepgram_standin import speech
 from gate.models import AccessCode, Role
 from tests.captions.conftest import DEEPGRAM_KEY, closed_with, receive_until, socket
-from tests.deepgram_double import speech
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

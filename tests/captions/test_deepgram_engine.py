@@ -11,7 +11,7 @@ import pytest
 
 from captions.speech.base import EngineStatus, SpeechEvent, SpeechRefused, Transcript
 from captions.speech.deepgram import BUSY_MESSAGE, DeepgramEngine, DeepgramSession
-from tests.deepgram_double import DeepgramDouble, expected_finals, silence, speech, tick_words
+from deepgram_standin import DeepgramDouble, expected_finals, silence, speech, tick_words
 
 KEY = "dg-secret-0123456789abcdef"
 RATE = 16000

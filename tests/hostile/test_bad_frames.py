@@ -10,7 +10,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.deepgram_double import speech
+from deepgram_standin import speech
 from tests.hostile.conftest import rss_kib
 from tests.live_site import session_for
 from tests.multiprocess.clients import closed_with, headers, open_captioner, ws_url

@@ -9,7 +9,7 @@ import json
 import os
 import signal
 
-from tests.deepgram_double import DeepgramDouble
+from deepgram_standin import DeepgramDouble
 from tests.hostile.conftest import DEEPGRAM_KEY, LEASE_SECONDS, PHRASES
 from tests.hostile.tcp_proxy import TcpProxy
 from tests.live_site import session_for

@@ -12,7 +12,7 @@ import asyncio
 
 from websockets.asyncio.client import connect
 
-from tests.deepgram_double import speech
+from deepgram_standin import speech
 from tests.hostile.conftest import PHRASES
 from tests.live_site import session_for
 from tests.multiprocess.clients import (

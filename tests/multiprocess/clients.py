@@ -10,7 +10,7 @@ import time
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from tests.deepgram_double import speech
+from deepgram_standin import speech
 
 
 def ws_url(site_url: str, path: str) -> str:

@@ -1,4 +1,4 @@
-"""The Deepgram double speaks the protocol of deepgram-live.md, seen from a raw websocket client."""
+"""The Deepgram stand-in speaks the protocol of deepgram-live.md, seen from a raw client."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from tests.deepgram_double import DeepgramDouble, silence, speech, tick_words
+from deepgram_standin import DeepgramDouble, silence, speech, tick_words
 
 KEY = "double-key"
 AUTH = {"Authorization": f"Token {KEY}"}
@@ -332,7 +332,7 @@ async def test_it_runs_as_a_subprocess(tmp_path):
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "tests.deepgram_double",
+        "deepgram_standin",
         "--port=0",
         f"--key={KEY}",
         "--phrases=Hello from the double|unused",

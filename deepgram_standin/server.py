@@ -18,7 +18,7 @@ Transcripts
     (``"3fa2c19b"``). The same audio therefore always gives the same words, also when an engine
     replays it on a new connection after a drop. :func:`expected_finals` computes them.
 
-    Announced phrases: ``DeepgramDouble(phrases=[...])``, ``dg.announce("Hello world")``,
+    Announced phrases: ``DeepgramStandin(phrases=[...])``, ``dg.announce("Hello world")``,
     ``dg.phrases.append(...)`` or ``--phrases "a|b|c"``. Each final of a non-silent segment takes
     the next phrase (interims show its growing prefix); once they run out, the default words
     come back. A real recogniser says the same thing when it hears the same audio again, so on a
@@ -32,7 +32,7 @@ Control messages
     ``CloseStream`` flushes it, sends ``Metadata`` and closes with 1000. ``KeepAlive`` gets no
     answer and counts as activity, but (as Deepgram warns) only once the connection has received
     some audio. After ``idle_timeout`` seconds without activity: ``Metadata``, then close 1011
-    ``NET-0001``. An empty binary frame is counted in :attr:`DeepgramDouble.empty_frames`.
+    ``NET-0001``. An empty binary frame is counted in :attr:`DeepgramStandin.empty_frames`.
 
 Scripted failures
     ``dg.refuse(status, times=1)``, ``dg.drop_after(seconds, how="close" | "abort")``,
@@ -51,7 +51,7 @@ Counters (for assertions)
 
 Command line (for browser tests and benchmarks)::
 
-    python -m tests.deepgram_double --port 8765 --key K [--phrases "a|b"] [--idle-timeout S]
+    python -m deepgram_standin --port 8765 --key K [--phrases "a|b"] [--idle-timeout S]
         [--segment S] [--interim-every S] [--delay S] [--silence-rms N] [--extras]
         [--finals-log PATH] [--stdin-phrases]
 
@@ -217,7 +217,7 @@ def rms(pcm: bytes) -> float:
 
 def speech(seconds: float, *, seed: int = 0, sample_rate: int = 16000, level: int = 3000) -> bytes:
     """Deterministic noise loud enough to count as speech; never periodic."""
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - test audio, not secrets
     count = round(seconds * sample_rate)
     samples = array.array("h", (rng.randint(-level, level) for _ in range(count)))
     if sys.byteorder == "big":
@@ -275,7 +275,7 @@ def _now_iso() -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-class DeepgramDouble:
+class DeepgramStandin:
     """A websocket server that behaves like Deepgram's live API. See the module docstring."""
 
     def __init__(
@@ -355,7 +355,7 @@ class DeepgramDouble:
         if self._server is None:
             await self.start()
 
-    async def __aenter__(self) -> DeepgramDouble:
+    async def __aenter__(self) -> DeepgramStandin:
         await self.start()
         return self
 
@@ -858,6 +858,9 @@ class DeepgramDouble:
         )
 
 
+DeepgramDouble = DeepgramStandin  # the name the tests grew up with
+
+
 # ---------------------------------------------------------------------------------------------
 # Command line
 
@@ -890,7 +893,7 @@ async def _serve_cli(args: argparse.Namespace, log_file: TextIO | None) -> None:
             log_file.write(json.dumps(row) + "\n")
             log_file.flush()
 
-    double = DeepgramDouble(
+    double = DeepgramStandin(
         args.key,
         host=args.host,
         port=args.port,
@@ -918,7 +921,7 @@ async def _serve_cli(args: argparse.Namespace, log_file: TextIO | None) -> None:
                 await reader
 
 
-async def _read_phrases(double: DeepgramDouble) -> None:
+async def _read_phrases(double: DeepgramStandin) -> None:
     reader = asyncio.StreamReader()
     loop = asyncio.get_running_loop()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)

@@ -1,0 +1,3 @@
+from deepgram_standin.server import main
+
+main()
