@@ -10,6 +10,7 @@ VIEWER_MESSAGES = {
     "live": "",
     "reconnecting": "",
     "delayed": "Captions are delayed.",
+    "skipped": "",  # the captioner is told; viewers see captions resume
     "stopped": "Captions are paused.",
     "unavailable": "Captions are unavailable right now.",
 }

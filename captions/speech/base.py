@@ -26,11 +26,12 @@ class EngineStatus:
     """A change in the engine's connection that the captioner should hear about.
 
     ``state`` is ``"live"`` once connected (again), ``"reconnecting"`` after a drop,
-    ``"delayed"`` when the service asked us to slow down (HTTP 429).
+    ``"delayed"`` when the service asked us to slow down (HTTP 429), ``"skipped"`` when audio
+    was dropped to keep captions within the latency budget (an event, not a lasting state).
     ``message`` is a short human sentence, never containing credentials.
     """
 
-    state: Literal["live", "reconnecting", "delayed"]
+    state: Literal["live", "reconnecting", "delayed", "skipped"]
     message: str = ""
 
 

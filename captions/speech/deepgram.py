@@ -15,8 +15,6 @@ import json
 import logging
 import random
 import time
-from bisect import bisect_right
-from collections import deque
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
@@ -25,20 +23,28 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
+from captions.speech.audio_buffer import SAMPLE_WIDTH, AudioBuffer, Timeline
 from captions.speech.base import EngineStatus, SpeechEvent, SpeechRefused, Transcript
 
 log = logging.getLogger("captions.speech")
 
-State = Literal["live", "reconnecting", "delayed"]
+State = Literal["live", "reconnecting", "delayed", "skipped"]
 
-SAMPLE_WIDTH: Final = 2  # linear16, mono
 KEEPALIVE: Final = json.dumps({"type": "KeepAlive"})
+FINALIZE: Final = json.dumps({"type": "Finalize"})
 CLOSE_STREAM: Final = json.dumps({"type": "CloseStream"})
 TIME_EPSILON: Final = 0.005  # seconds; tolerance when comparing Deepgram's rounded times
 
 RECONNECTING_MESSAGE: Final = "Captions paused: reconnecting to the speech service."
 BUSY_MESSAGE: Final = "Captions are delayed: the speech service is busy."
 LIVE_MESSAGE: Final = "Captions are back."
+SKIPPED_MESSAGE: Final = (
+    "Captions skipped {seconds:.0f} s of speech to catch up with you after the interruption."
+)
+# Deepgram reads audio at most this much faster than real time; replay stays under it.
+DEEPGRAM_MAX_SPEED: Final = 1.25
+# Deepgram's advice for code-switching (language=multi).
+MULTI_ENDPOINTING_MS: Final = 100
 
 
 class _RedactAuthorization(logging.Filter):
@@ -59,7 +65,7 @@ _wire_log.addFilter(_RedactAuthorization())
 class Tuning:
     """Knobs of the engine; the defaults suit production, tests shrink the times."""
 
-    buffer_seconds: float = 15.0  # audio kept while Deepgram is away (and not yet finalised)
+    buffer_seconds: float = 30.0  # audio kept while Deepgram is away (and not yet finalised)
     keepalive_interval: float = 4.0  # KeepAlive after this long without audio
     backoff_base: float = 0.5  # reconnect delay doubles from here...
     backoff_cap: float = 10.0  # ...up to here (with jitter)
@@ -73,7 +79,11 @@ class Tuning:
     ping_interval: float | None = 10.0  # websocket pings notice a dead network...
     ping_timeout: float | None = 10.0  # ...sooner than TCP does
     warning_interval: float = 10.0  # at most one "buffer full" warning this often
-    endpointing_ms: int = 300
+    endpointing_ms: int = 300  # language=multi uses MULTI_ENDPOINTING_MS
+    finalize_after: float = 1.0  # Finalize once the captioner's audio stalls this long
+    replay_speed: float = 1.2  # audio sent at most this much faster than real time...
+    replay_burst: float = 1.0  # ...after a head start of this many seconds
+    latency_budget: float = 20.0  # backlog older than this is skipped, with a status
     utterance_end_ms: int = 1000
     extra_params: Mapping[str, str | bool | int | Sequence[str]] = field(default_factory=dict)
 
@@ -114,7 +124,7 @@ class DeepgramEngine:
             ("interim_results", "true"),
             ("smart_format", "true"),
             ("punctuate", "true"),
-            ("endpointing", str(self.tuning.endpointing_ms)),
+            ("endpointing", str(self.endpointing_ms(language))),
             ("utterance_end_ms", str(self.tuning.utterance_end_ms)),
             ("vad_events", "true"),
         ]
@@ -124,6 +134,9 @@ class DeepgramEngine:
         parts = urlsplit(self.url)
         query = parse_qsl(parts.query, keep_blank_values=True) + params
         return urlunsplit(parts._replace(query=urlencode(query)))
+
+    def endpointing_ms(self, language: str) -> int:
+        return MULTI_ENDPOINTING_MS if language == "multi" else self.tuning.endpointing_ms
 
     async def connect(self, url: str) -> ClientConnection:
         """One handshake; errors are sorted by :func:`_classify`."""
@@ -164,8 +177,9 @@ _REFUSALS: Final[dict[int, str]] = {
         "must check DEEPGRAM_MODEL and the stream's caption language."
     ),
     401: (
-        "The speech service rejected the server's API key (401). An administrator must fix "
-        "DEEPGRAM_API_KEY."
+        "The speech service refused the server's credentials (401): the API key is wrong, "
+        "revoked, or lacks the permission to transcribe{detail}. An administrator must fix "
+        "DEEPGRAM_API_KEY or the key's permissions."
     ),
     402: (
         "The speech service account is out of credit (402). An administrator must add credit "
@@ -194,6 +208,8 @@ def _classify(exc: BaseException, engine: DeepgramEngine) -> SpeechRefused | _Re
     response = exc.response
     status = response.status_code
     err_code, err_msg = _error_body(response.body)
+    if not err_msg:  # a body that is not Deepgram's JSON: the dg-error header says it too
+        err_msg = response.headers.get("dg-error", "")
     request_id = response.headers.get("dg-request-id", "-")
     if status == 429:
         log.warning("Speech service busy (HTTP 429 %s, dg-request-id %s)", err_code, request_id)
@@ -228,132 +244,6 @@ def _error_body(body: bytes | bytearray) -> tuple[str, str]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Audio bookkeeping
-
-
-@dataclass(slots=True)
-class _Chunk:
-    pos: int  # session byte position of data[0]
-    data: bytes
-
-
-class _AudioBuffer:
-    """Audio not yet finalised by Deepgram, bounded to ``cap`` bytes.
-
-    ``sent`` holds what went out on the current connection since the last final (replayed after
-    a reconnect); ``unsent`` what has not gone out yet. When full, the oldest audio goes. Only
-    unsent audio counts as *dropped*: audio already sent merely loses its replay safety net.
-    """
-
-    def __init__(self, cap: int) -> None:
-        self.cap = cap
-        self.end = 0  # session position after the last byte received
-        self.size = 0
-        self.dropped = 0  # bytes lost to the bound, in all
-        self._sent: deque[_Chunk] = deque()
-        self._unsent: deque[_Chunk] = deque()
-
-    def add(self, data: bytes) -> int:
-        """Append audio; returns how many bytes the bound made us drop."""
-        pos = self.end
-        self.end += len(data)
-        dropped = 0
-        if len(data) > self.cap:
-            dropped = len(data) - self.cap
-            pos, data = pos + dropped, data[dropped:]
-        self._unsent.append(_Chunk(pos, data))
-        self.size += len(data)
-        dropped += self._trim(self.size - self.cap)
-        self.dropped += dropped
-        return dropped
-
-    def take(self) -> _Chunk | None:
-        """The next chunk to send, now counted as sent."""
-        if not self._unsent:
-            return None
-        chunk = self._unsent.popleft()
-        self._sent.append(chunk)
-        return chunk
-
-    def confirm(self, upto: int) -> None:
-        """Deepgram finalised everything before session position ``upto``: forget it."""
-        while self._sent and self._sent[0].pos < upto:
-            chunk = self._sent[0]
-            if chunk.pos + len(chunk.data) <= upto:
-                self._sent.popleft()
-                self.size -= len(chunk.data)
-            else:
-                cut = upto - chunk.pos
-                self._sent[0] = _Chunk(upto, chunk.data[cut:])
-                self.size -= cut
-
-    def rewind(self) -> None:
-        """On a new connection, what was sent but not finalised goes out again first."""
-        self._unsent.extendleft(reversed(self._sent))
-        self._sent.clear()
-
-    @property
-    def has_unsent(self) -> bool:
-        return bool(self._unsent)
-
-    def _trim(self, excess: int) -> int:
-        """Forget ``excess`` bytes, oldest first; returns how many of them were never sent."""
-        dropped = 0
-        while excess > 0:
-            queue = self._sent or self._unsent
-            chunk = queue[0]
-            if len(chunk.data) <= excess:
-                queue.popleft()
-                cut = len(chunk.data)
-            else:
-                cut = excess - excess % SAMPLE_WIDTH or SAMPLE_WIDTH
-                queue[0] = _Chunk(chunk.pos + cut, chunk.data[cut:])
-            self.size -= cut
-            excess -= cut
-            if queue is self._unsent:
-                dropped += cut
-        return dropped
-
-
-class _Timeline:
-    """Maps this connection's audio time (restarting at 0) to session time.
-
-    A connection's audio is usually one contiguous stretch of the session starting at the
-    replay point, but audio dropped by the bound, or a frame of silence sent only to keep a
-    new connection open, breaks that; each break starts a new (connection, session) pair.
-    """
-
-    def __init__(self, bytes_per_second: int) -> None:
-        self.bytes_per_second = bytes_per_second
-        self.sent = 0  # bytes sent on this connection
-        self._conn: list[int] = []
-        self._session: list[int] = []
-        self._next: int | None = None
-
-    def note(self, session_pos: int, length: int) -> None:
-        if session_pos != self._next:
-            self._conn.append(self.sent)
-            self._session.append(session_pos)
-        self.sent += length
-        self._next = session_pos + length
-
-    def note_filler(self, session_pos: int, length: int) -> None:
-        """Audio that is not part of the session (it sits at ``session_pos``)."""
-        self.note(session_pos, length)
-        self._next = None
-
-    def to_session_bytes(self, seconds: float) -> int:
-        if not self._conn:
-            return 0
-        conn_pos = round(seconds * self.bytes_per_second)
-        i = max(0, bisect_right(self._conn, conn_pos) - 1)
-        return self._session[i] + conn_pos - self._conn[i]
-
-    def to_session(self, seconds: float) -> float:
-        return self.to_session_bytes(seconds) / self.bytes_per_second
-
-
-# ---------------------------------------------------------------------------------------------
 # The session
 
 _END: Final = object()
@@ -368,7 +258,7 @@ class DeepgramSession:
         self._url = engine.listen_url(language=language, sample_rate=sample_rate)
         self._bps = sample_rate * SAMPLE_WIDTH
         cap = round(self._tuning.buffer_seconds * self._bps)
-        self._buffer = _AudioBuffer(max(SAMPLE_WIDTH, cap - cap % SAMPLE_WIDTH))
+        self._buffer = AudioBuffer(max(SAMPLE_WIDTH, cap - cap % SAMPLE_WIDTH))
         self._carry = b""  # odd byte kept so frames stay sample-aligned
         self._events: asyncio.Queue[object] = asyncio.Queue()
         self._wake = asyncio.Event()
@@ -380,6 +270,7 @@ class DeepgramSession:
         self._ended = False
         self._runner: asyncio.Task[None] | None = None
         self._last_warning = -float("inf")
+        self.skipped_seconds = 0.0  # audio skipped to stay within the latency budget
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -530,7 +421,7 @@ class DeepgramSession:
     async def _serve(self, ws: ClientConnection) -> bool:
         """Stream on one connection until it closes; True when the stream ended for good."""
         self._buffer.rewind()
-        timeline = _Timeline(self._bps)
+        timeline = Timeline(self._bps)
         sender = asyncio.create_task(self._send_loop(ws, timeline), name="deepgram-sender")
         try:
             return await self._receive_loop(ws, timeline)
@@ -539,37 +430,80 @@ class DeepgramSession:
             await asyncio.wait({sender})
             await ws.close()
 
-    async def _send_loop(self, ws: ClientConnection, timeline: _Timeline) -> None:
-        """Write buffered audio; CloseStream once finishing; KeepAlive during silence."""
+    async def _send_loop(self, ws: ClientConnection, timeline: Timeline) -> None:
+        """Write buffered audio, paced under Deepgram's intake speed; Finalize when the
+        captioner's audio stalls; KeepAlive during silence; Finalize + CloseStream to finish."""
         loop = asyncio.get_running_loop()
-        quiet_since = loop.time()
-        close_sent = False
+        tuning = self._tuning
+        started = last_audio = last_sent = loop.time()
+        finalized = True  # no audio sent since the last Finalize
         try:
             while True:
                 self._wake.clear()
-                chunk = None if close_sent else self._buffer.take()
-                if chunk is not None:
+                self._skip_stale_backlog()
+                if self._buffer.has_unsent:
+                    ahead = self._ahead_of_pace(timeline, loop.time() - started)
+                    if ahead > 0:
+                        await asyncio.sleep(ahead)
+                        continue
+                    chunk = self._buffer.take()
                     timeline.note(chunk.pos, len(chunk.data))
                     await ws.send(chunk.data)
-                    quiet_since = loop.time()
-                elif self._finishing and not close_sent:
+                    last_audio = last_sent = loop.time()
+                    finalized = False
+                    continue
+                if self._finishing:
+                    if not finalized:
+                        await ws.send(FINALIZE)
                     await ws.send(CLOSE_STREAM)
-                    close_sent = True
-                elif close_sent:
                     await asyncio.Future()  # nothing more to say; wait to be cancelled
-                elif loop.time() - quiet_since >= self._tuning.keepalive_interval:
+                now = loop.time()
+                if not finalized and now - last_audio >= tuning.finalize_after:
+                    # The captioner went quiet (or their audio stalled): ask for the words
+                    # still pending, which would otherwise stay interim until audio resumes.
+                    await ws.send(FINALIZE)
+                    finalized = True
+                    continue
+                if now - last_sent >= tuning.keepalive_interval:
                     await self._keep_alive(ws, timeline)
-                    quiet_since = loop.time()
-                else:
-                    # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel
-                    quiet_until = quiet_since + self._tuning.keepalive_interval
-                    with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout_at(quiet_until):
-                            await self._wake.wait()
+                    last_sent = loop.time()
+                    continue
+                due = last_sent + tuning.keepalive_interval
+                if not finalized:
+                    due = min(due, last_audio + tuning.finalize_after)
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout_at(due):
+                        await self._wake.wait()
         except ConnectionClosed:
             return  # the receive loop sees the close and decides what next
 
-    async def _keep_alive(self, ws: ClientConnection, timeline: _Timeline) -> None:
+    def _ahead_of_pace(self, timeline: Timeline, elapsed: float) -> float:
+        """Seconds to wait before the next chunk so this connection's audio stays within
+        ``replay_speed`` times real time (after ``replay_burst`` seconds of head start).
+        Live audio never waits; a replayed backlog is sent as fast as Deepgram takes it."""
+        tuning = self._tuning
+        after_next = (timeline.sent + self._buffer.next_size()) / self._bps
+        return (after_next - tuning.replay_burst) / tuning.replay_speed - elapsed
+
+    def _skip_stale_backlog(self) -> None:
+        """Audio that would be captioned later than the latency budget is skipped, and the
+        captioner is told, rather than captioned long after it was said."""
+        budget = round(self._tuning.latency_budget * self._bps)
+        oldest = self._buffer.unsent_from
+        if self._buffer.end - oldest <= budget:
+            return
+        target = self._buffer.end - budget
+        skipped = self._buffer.skip_unsent(target - target % SAMPLE_WIDTH)
+        if skipped:
+            seconds = skipped / self._bps
+            self.skipped_seconds += seconds
+            log.warning("Speech backlog over %.0f s: skipped %.1f s", budget / self._bps, seconds)
+            self._events.put_nowait(
+                EngineStatus("skipped", SKIPPED_MESSAGE.format(seconds=max(1, seconds)))
+            )
+
+    async def _keep_alive(self, ws: ClientConnection, timeline: Timeline) -> None:
         """Deepgram ignores KeepAlive on a connection that never got audio, so the first one
         on a connection is 20 ms of silence instead (mapped to no session time)."""
         if timeline.sent:
@@ -579,7 +513,7 @@ class DeepgramSession:
         timeline.note_filler(self._buffer.end, len(filler))
         await ws.send(filler)
 
-    async def _receive_loop(self, ws: ClientConnection, timeline: _Timeline) -> bool:
+    async def _receive_loop(self, ws: ClientConnection, timeline: Timeline) -> bool:
         try:
             async for message in ws:
                 self._on_message(message, timeline)
@@ -588,17 +522,17 @@ class DeepgramSession:
         code, reason = ws.close_code, ws.close_reason or ""
         if code == 1000 and self._finishing:
             return True
-        if code == 1008:
-            log.error("Speech service could not decode the audio (close 1008 %s)", reason)
+        if code in (1002, 1008):  # 1002: older servers' "could not decode the audio"
+            log.error("Speech service could not decode the audio (close %s %s)", code, reason)
             raise SpeechRefused(
-                "The speech service could not decode the audio (1008). The caption settings "
+                f"The speech service could not decode the audio ({code}). The caption settings "
                 "need fixing.",
                 status=None,
             )
         log.warning("Speech service connection closed (%s %s); reconnecting", code, reason)
         return False
 
-    def _on_message(self, message: str | bytes, timeline: _Timeline) -> None:
+    def _on_message(self, message: str | bytes, timeline: Timeline) -> None:
         if isinstance(message, bytes):
             log.debug("Ignoring a binary message from the speech service")
             return
@@ -608,6 +542,12 @@ class DeepgramSession:
             log.debug("Ignoring a non-JSON message from the speech service: %.80r", message)
             return
         kind = data.get("type") if isinstance(data, dict) else None
+        if kind == "Error":
+            log.warning(
+                "Speech service error: %s",
+                self._engine.redact(str(data.get("description") or data.get("message", "")))[:300],
+            )
+            return
         if kind != "Results":
             log.debug("Ignoring speech service message of type %r", kind)
             return
@@ -621,7 +561,7 @@ class DeepgramSession:
         self._on_results(text, bool(data.get("is_final")), start, duration, timeline)
 
     def _on_results(
-        self, text: str, is_final: bool, start: float, duration: float, timeline: _Timeline
+        self, text: str, is_final: bool, start: float, duration: float, timeline: Timeline
     ) -> None:
         """Offset times to the session, forget finalised audio, drop replayed duplicates."""
         self._heard = True
