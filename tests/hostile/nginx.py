@@ -89,18 +89,13 @@ def _healthy(url: str) -> bool:
         return False
 
 
-def start_nginx(directory: Path, upstreams: list[str], config: str | None = None) -> Nginx:
-    """nginx on a free port in front of ``upstreams`` ("127.0.0.1:8001", …).
-
-    ``config`` replaces the shipped file's text (to break it on purpose); by default the
-    shipped file is used.
-    """
+def start_nginx(directory: Path, upstreams: list[str]) -> Nginx:
+    """nginx on a free port in front of ``upstreams`` ("127.0.0.1:8001", …)."""
     # Debian installs nginx in /usr/sbin, which is not on every user's PATH.
     nginx = shutil.which("nginx", path="/usr/sbin:/usr/local/sbin") or require_program("nginx")
     directory.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    text = SHIPPED_CONFIG.read_text() if config is None else config
-    (directory / "livestream.conf").write_text(render(text, upstreams, port))
+    (directory / "livestream.conf").write_text(render(SHIPPED_CONFIG.read_text(), upstreams, port))
     # As root, nginx's workers would switch to `nobody`, who cannot use this directory.
     user = "user root;\n" if os.geteuid() == 0 else ""
     main = directory / "nginx.conf"

@@ -77,9 +77,9 @@ def front(tmp_path) -> Iterator[Callable[..., Nginx]]:
     """``front(sites)``: the shipped nginx config in front of these Daphne processes."""
     started: list[Nginx] = []
 
-    def start(sites: list[LiveSite], config: str | None = None) -> Nginx:
+    def start(sites: list[LiveSite]) -> Nginx:
         upstreams = [site.url.removeprefix("http://") for site in sites]
-        nginx = start_nginx(tmp_path / f"nginx-{len(started)}", upstreams, config)
+        nginx = start_nginx(tmp_path / f"nginx-{len(started)}", upstreams)
         started.append(nginx)
         return nginx
 
