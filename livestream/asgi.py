@@ -14,14 +14,18 @@ from django.conf import settings  # noqa: E402
 from captions.frames import DirectSockets  # noqa: E402
 from captions.routing import websocket_urlpatterns  # noqa: E402
 from gate.origin import SameOriginValidator  # noqa: E402
+from livestream.connection_limits import ConnectionLimits  # noqa: E402
 from livestream.socket_errors import ServerErrorGuard  # noqa: E402
 
 application = DirectSockets(
     ProtocolTypeRouter(
         {
             "http": http_application,
-            "websocket": SameOriginValidator(
-                ServerErrorGuard(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
+            # Cheapest refusals first: per-address limits, then the Origin, then the grant.
+            "websocket": ConnectionLimits(
+                SameOriginValidator(
+                    ServerErrorGuard(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
+                )
             ),
         }
     )
