@@ -120,10 +120,10 @@ class LiveSite:
     def manage(self, *args: str) -> str:
         return self._run(["manage.py", *args])
 
-    def django(self, code: str, **params: Any) -> Any:
+    def django(self, source: str, /, **params: Any) -> Any:
         out = self._run(
             ["-c", _DJANGO_RUNNER],
-            stdin=code,
+            stdin=source,
             extra_env={"BROWSER_TEST_PARAMS": json.dumps(params, default=str)},
         )
         return json.loads(out.rsplit("@@RESULT@@", 1)[1])
