@@ -8,6 +8,7 @@ import asyncio
 import time
 
 import pytest
+from websockets.asyncio.server import serve
 
 from captions.speech.base import EngineStatus, SpeechEvent, SpeechRefused, Transcript
 from captions.speech.deepgram import DEEPGRAM_MAX_SPEED, DeepgramEngine, DeepgramSession
@@ -128,3 +129,39 @@ async def test_a_401_reads_as_a_key_or_its_permissions():
     assert "401" in message
     assert "permission" in message
     assert "wrong-key" not in message
+
+
+async def test_a_refusal_without_a_json_body_is_explained_by_its_dg_error_header():
+    def refuse(connection, request):
+        response = connection.respond(400, "Bad Request")
+        response.headers["dg-error"] = "Invalid query string: keywords is not supported by nova-3"
+        return response
+
+    async with serve(lambda ws: None, "127.0.0.1", 0, process_request=refuse) as server:
+        port = server.sockets[0].getsockname()[1]
+        engine = DeepgramEngine(f"ws://127.0.0.1:{port}/v1/listen", KEY, "nova-3", **FAST)
+        with pytest.raises(SpeechRefused) as refused:
+            await engine.open(language="en", sample_rate=RATE)
+    assert "keywords is not supported by nova-3" in str(refused.value)
+    assert "(400)" in str(refused.value)
+
+
+async def test_close_1002_is_a_refusal_not_an_endless_reconnect():
+    handshakes = []
+
+    async def undecodable(ws):
+        handshakes.append(ws.request.path)
+        await ws.recv()
+        await ws.close(1002, "could not decode the audio")
+
+    async with serve(undecodable, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        engine = DeepgramEngine(f"ws://127.0.0.1:{port}/v1/listen", KEY, "nova-3", **FAST)
+        session = await engine.open(language="en", sample_rate=RATE)
+        await session.send(speech(0.2, seed=4))
+        events: list[SpeechEvent] = []
+        with pytest.raises(SpeechRefused, match="could not decode"):
+            async with asyncio.timeout(5):
+                await collect(session, events)
+        await session.close()
+    assert len(handshakes) == 1
