@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 import uuid
 
 from captions import lease, limits
@@ -28,6 +29,12 @@ ERROR_FINISH_SECONDS = 1.0
 # The same for a socket that vanished (a closed tab, a lost network): below Daphne's
 # application close timeout (10 s), after which it would cancel the clean-up half-way.
 GONE_FINISH_SECONDS = 6.0
+# A capture time further than this from the server's now is refused (a broken clock, or a lie).
+MAX_CLOCK_SKEW_MS = 120_000
+
+
+def now_ms() -> int:
+    return round(time.time() * 1000)
 
 
 class AudioConsumer(GatedConsumer):
@@ -94,7 +101,14 @@ class AudioConsumer(GatedConsumer):
             message = json.loads(text)
         except ValueError:
             message = None
-        if not isinstance(message, dict) or message.get("type") != "stop":
+        kind = message.get("type") if isinstance(message, dict) else None
+        if kind == "clock":
+            await self._clock(message)
+            return
+        if kind == "capture":
+            await self._capture(message)
+            return
+        if kind != "stop":
             await self._error(
                 Close.UNSUPPORTED,
                 'Text frames must be JSON control messages such as {"type": "stop"}.',
@@ -109,6 +123,28 @@ class AudioConsumer(GatedConsumer):
             "Captions stopped. The last few seconds could not be captioned in time.",
             "stopped",
         )
+
+    async def _clock(self, message: dict) -> None:
+        """One NTP-style exchange: the page measures its clock's offset from the server's."""
+        t0 = message.get("t0")
+        if not isinstance(t0, int | float) or isinstance(t0, bool):
+            await self._error(Close.UNSUPPORTED, "A clock message needs a numeric t0.")
+        await self.send_json({"type": "clock", "t0": t0, "server": now_ms()})
+
+    async def _capture(self, message: dict) -> None:
+        """When this socket's audio began, on the server's clock: captions carry it on."""
+        started = message.get("started_at")
+        plausible = (
+            isinstance(started, int | float)
+            and not isinstance(started, bool)
+            and abs(started - now_ms()) <= MAX_CLOCK_SKEW_MS
+        )
+        if not plausible:
+            await self._error(
+                Close.UNSUPPORTED,
+                "The capture time is not plausible: check this computer's clock.",
+            )
+        self.session.capture_started_at = round(started)
 
     async def _error(self, code: Close, message: str) -> None:
         self.finish_within = ERROR_FINISH_SECONDS

@@ -49,7 +49,8 @@ def _history(stream_id: int, after: int | None) -> list[dict]:
         rows = list(captions.after(after)[:HISTORY_LIMIT])
     else:
         rows = list(captions.order_by("-seq")[:HISTORY_LIMIT])[::-1]
-    return [caption.as_message() for caption in rows]
+    origin = Caption.objects.timeline_origin(stream_id) if rows else None
+    return [caption.as_message(origin) for caption in rows]
 
 
 def _after(scope: dict) -> int | None:

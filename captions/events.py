@@ -21,8 +21,10 @@ class CaptionMessage(TypedDict):
     seq: int | None
     text: str
     is_final: bool
-    start: float
+    start: float  # seconds on the stream's transcript timeline
     end: float
+    spoken_at: int | None  # UTC milliseconds since the epoch when the words were spoken
+    spoken_until: int | None
 
 
 class StatusMessage(TypedDict):

@@ -35,6 +35,8 @@ class WaitingFinal:
     text: str
     start: float
     end: float
+    spoken_at: int | None = None
+    spoken_until: int | None = None
     key: uuid.UUID = field(default_factory=uuid.uuid4)
     attempts: int = 0
 
@@ -56,8 +58,15 @@ class FinalsWriter:
         self.delayed = False
         self._retry: asyncio.Task | None = None
 
-    async def add(self, text: str, start: float, end: float) -> None:
-        self.waiting.append(WaitingFinal(text, start, end))
+    async def add(
+        self,
+        text: str,
+        start: float,
+        end: float,
+        spoken_at: int | None = None,
+        spoken_until: int | None = None,
+    ) -> None:
+        self.waiting.append(WaitingFinal(text, start, end, spoken_at, spoken_until))
         if len(self.waiting) > MAX_WAITING:
             lost = self.waiting.popleft()
             logger.error(
@@ -98,6 +107,8 @@ class FinalsWriter:
                     session_started_at=self.session_started_at,
                     key=final.key,
                     retry=final.attempts > 0,
+                    spoken_at=final.spoken_at,
+                    spoken_until=final.spoken_until,
                 )
             except Exception as error:
                 final.attempts += 1

@@ -1,8 +1,10 @@
 import uuid
+from datetime import datetime
 
 from django.db import connection, models, transaction
 from django.utils import timezone
 
+from captions.events import CaptionMessage
 from livestream.models import Stream
 
 # Caption.store on PostgreSQL: the stream's counter and the new row in one statement. The
@@ -14,9 +16,10 @@ WITH next AS (
     RETURNING last_caption_seq AS seq
 )
 INSERT INTO captions_caption
-    (stream_id, seq, text, start, "end", session_started_at, created_at, key)
+    (stream_id, seq, text, start, "end", session_started_at, created_at, key, spoken_at,
+     spoken_until)
 SELECT %(stream)s, seq, %(text)s, %(start)s, %(end)s, %(session_started_at)s, %(created_at)s,
-    %(key)s
+    %(key)s, %(spoken_at)s, %(spoken_until)s
 FROM next
 RETURNING *
 """
@@ -25,6 +28,10 @@ RETURNING *
 class CaptionQuerySet(models.QuerySet):
     def for_stream(self, stream_id: int) -> "CaptionQuerySet":
         return self.filter(stream_id=stream_id).order_by("seq")
+
+    def timeline_origin(self, stream_id: int) -> datetime | None:
+        """When the stream's transcript timeline begins: its first kept caption's session."""
+        return self.for_stream(stream_id).values_list("session_started_at", flat=True).first()
 
     def after(self, seq: int) -> "CaptionQuerySet":
         return self.filter(seq__gt=seq)
@@ -42,6 +49,12 @@ class Caption(models.Model):
         help_text="When its caption session began (places sessions on one timeline)."
     )
     created_at = models.DateTimeField(default=timezone.now)
+    spoken_at = models.BigIntegerField(
+        null=True,
+        blank=True,
+        help_text="When its words began to be spoken: UTC milliseconds since the epoch.",
+    )
+    spoken_until = models.BigIntegerField(null=True, blank=True)
     key = models.UUIDField(
         null=True,
         unique=True,
@@ -71,6 +84,8 @@ class Caption(models.Model):
         session_started_at,
         key: uuid.UUID | None = None,
         retry: bool = False,
+        spoken_at: int | None = None,
+        spoken_until: int | None = None,
     ) -> "Caption":
         """Store a final with the stream's next sequence number.
 
@@ -90,6 +105,8 @@ class Caption(models.Model):
             end=end,
             session_started_at=session_started_at,
             key=key,
+            spoken_at=spoken_at,
+            spoken_until=spoken_until,
         )
         if connection.vendor != "postgresql":
             with transaction.atomic():
@@ -104,6 +121,8 @@ class Caption(models.Model):
             "session_started_at": session_started_at,
             "created_at": caption.created_at,
             "key": key,
+            "spoken_at": spoken_at,
+            "spoken_until": spoken_until,
         }
         stored = next(iter(cls.objects.raw(INSERT_WITH_NEXT_SEQ, params)), None)
         if stored is None:
@@ -112,12 +131,18 @@ class Caption(models.Model):
         stream.last_caption_seq = stored.seq
         return stored
 
-    def as_message(self) -> dict:
+    def as_message(self, origin: datetime | None = None) -> CaptionMessage:
+        """The ``caption`` message for viewers. ``start``/``end`` are on the stream's one
+        transcript timeline: seconds since ``origin``, when the stream's first caption session
+        began (as in the downloads); without it, since this caption's own session began."""
+        offset = (self.session_started_at - origin).total_seconds() if origin else 0.0
         return {
             "type": "caption",
             "seq": self.seq,
             "text": self.text,
             "is_final": True,
-            "start": round(self.start, 3),
-            "end": round(self.end, 3),
+            "start": round(offset + self.start, 3),
+            "end": round(offset + self.end, 3),
+            "spoken_at": self.spoken_at,
+            "spoken_until": self.spoken_until,
         }

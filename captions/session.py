@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
+from channels.db import database_sync_to_async
 from django.utils import timezone
 
 from captions import lease
@@ -20,6 +22,7 @@ from livestream.models import Stream
 logger = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000
+BYTES_PER_SECOND = SAMPLE_RATE * 2
 # Interim captions reach viewers at most this often; the latest one wins.
 INTERIM_INTERVAL = 0.2
 # After the engine finished, how long its last results may take to be stored and sent.
@@ -50,6 +53,12 @@ class CaptionSession:
         )
         self.finals = 0
         self.refused = False  # the speech service refused us for good (the captioner was told)
+        # When the first sample of this session's audio was captured, in UTC milliseconds on
+        # the server's clock: told by the captioner's page, else estimated on arrival.
+        self.capture_started_at: int | None = None
+        self._arrival_estimate: int | None = None
+        self.timeline_offset = 0.0  # this session's start on the stream's transcript timeline
+        self._origin = self.started_at
 
     @property
     def engine_state(self) -> str:
@@ -58,6 +67,10 @@ class CaptionSession:
 
     async def start(self) -> None:
         """Open the speech engine. Raises SpeechRefused when the service refuses us."""
+        origin = await database_sync_to_async(Caption.objects.timeline_origin)(self.stream.pk)
+        if origin is not None:
+            self._origin = origin
+            self.timeline_offset = (self.started_at - origin).total_seconds()
         try:
             self._speech = await self.engine.open(
                 language=self.stream.caption_language, sample_rate=SAMPLE_RATE
@@ -70,7 +83,15 @@ class CaptionSession:
 
     async def feed(self, pcm: bytes) -> None:
         if pcm and self._speech is not None:
+            if self._arrival_estimate is None:  # its first sample: one frame's length ago
+                now = round(time.time() * 1000)
+                self._arrival_estimate = now - round(len(pcm) * 1000 / BYTES_PER_SECOND)
             await self._speech.send(pcm)
+
+    def spoken(self, seconds: float) -> int | None:
+        """UTC milliseconds at which the audio ``seconds`` into this session was captured."""
+        base = self.capture_started_at or self._arrival_estimate
+        return None if base is None else base + round(seconds * 1000)
 
     async def stop(self, within: float | None = None) -> bool:
         """Flush the engine, store and deliver its last results, tell viewers captions paused.
@@ -159,22 +180,30 @@ class CaptionSession:
             return
         if transcript.is_final:
             await self._cancel_interim()
-            await self._finals.add(text, transcript.start, transcript.end)
+            await self._finals.add(
+                text,
+                transcript.start,
+                transcript.end,
+                self.spoken(transcript.start),
+                self.spoken(transcript.end),
+            )
             return
         self._pending_interim = {
             "type": "caption",
             "seq": None,
             "text": text,
             "is_final": False,
-            "start": round(transcript.start, 3),
-            "end": round(transcript.end, 3),
+            "start": round(self.timeline_offset + transcript.start, 3),
+            "end": round(self.timeline_offset + transcript.end, 3),
+            "spoken_at": self.spoken(transcript.start),
+            "spoken_until": self.spoken(transcript.end),
         }
         if self._interim_task is None or self._interim_task.done():
             self._interim_task = asyncio.get_running_loop().create_task(self._send_interim())
 
     async def _on_stored(self, caption: Caption) -> None:
         self.finals += 1
-        await self._outbox.send(caption.as_message())
+        await self._outbox.send(caption.as_message(self._origin))
 
     async def _send_interim(self) -> None:
         loop = asyncio.get_running_loop()

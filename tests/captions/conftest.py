@@ -76,3 +76,13 @@ async def closed_with(communicator: WebsocketCommunicator, *, timeout: float = 3
         )
         if output["type"] == "websocket.close":
             return output.get("code", 1000)
+
+
+@pytest.fixture
+def viewer_key(session_cookie, viewer_code):
+    return session_cookie(viewer_code)
+
+
+@pytest.fixture
+def captioner_key(session_cookie, captioner_code):
+    return session_cookie(captioner_code)

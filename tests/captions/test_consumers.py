@@ -57,16 +57,6 @@ def finals(messages: list[dict]) -> list[dict]:
     return [m for m in messages if m["type"] == "caption" and m["is_final"]]
 
 
-@pytest.fixture
-def viewer_key(session_cookie, viewer_code):
-    return session_cookie(viewer_code)
-
-
-@pytest.fixture
-def captioner_key(session_cookie, captioner_code):
-    return session_cookie(captioner_code)
-
-
 async def test_captions_reach_two_viewers_in_order_with_increasing_seq(
     deepgram, viewer_key, captioner_key
 ):
