@@ -14,12 +14,17 @@ import logging
 import time
 import uuid
 
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.utils import timezone
+
 from captions import lease, limits
 from captions.closing import Close
 from captions.consumers import GatedConsumer
 from captions.session import CaptionSession
 from captions.speech import SpeechRefused, get_engine
 from gate.grant import Grant
+from gate.models import AccessCode
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +60,7 @@ class AudioConsumer(GatedConsumer):
         if not await lease.acquire(self.stream.pk, self.holder):
             await self.end(Close.BUSY, "Someone else is already captioning this stream.", "busy")
         self.has_lease = True
+        await lease.set_holder(self.stream.pk, await self._holder_info())
         self.bytes_in = limits.TokenBucket(limits.AUDIO_BYTES_PER_SECOND, limits.AUDIO_BYTES_BURST)
         self.frames_in = limits.TokenBucket(
             limits.AUDIO_MESSAGES_PER_SECOND, limits.AUDIO_MESSAGES_BURST
@@ -74,6 +80,21 @@ class AudioConsumer(GatedConsumer):
             await self.say("live", "Captions are live.")
         # Otherwise the engine is still connecting (busy, unreachable): its own status went to
         # the captioner, and "live" follows when it connects.
+
+    async def _holder_info(self) -> dict:
+        if self.grant.code_id is None:
+            user = self.scope.get("user")
+            by = f"staff user {getattr(user, 'username', '?')}"
+        else:
+            label = await database_sync_to_async(
+                lambda: (
+                    AccessCode.objects.filter(pk=self.grant.code_id)
+                    .values_list("label", flat=True)
+                    .first()
+                )
+            )()
+            by = f"captioner code {label or self.grant.code_id}"
+        return {"by": by, "since": timezone.now().isoformat(), "engine": settings.CAPTIONS_ENGINE}
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if not self.frames_in.take():

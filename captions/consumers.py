@@ -25,6 +25,7 @@ from captions.events import encode, status_message
 from captions.fanout import fanout
 from captions.frames import SCOPE_KEY, Outgoing, report_write_failure
 from captions.models import Caption
+from captions.presence import presence
 from gate.grant import Grant
 from gate.sockets import scope_grant, watcher
 from livestream.models import Stream
@@ -195,6 +196,8 @@ class CaptionsConsumer(GatedConsumer):
         self.socket = self.scope.get(SCOPE_KEY)  # under Daphne: write prepared frames to it
         await self.accept()
         await fanout().join(self.stream.pk, self)
+        presence().joined(self.stream.pk, self.grant.code_id)
+        self.counted = True
         history = await _history(self.stream.pk, _after(self.scope))
         await self.send(text_data=encode({"type": "history", "captions": history}))
         last_seq = history[-1]["seq"] if history else (_after(self.scope) or 0)
@@ -234,4 +237,6 @@ class CaptionsConsumer(GatedConsumer):
             await self.end(Close.FLOOD, "Too many messages.")
 
     async def release(self) -> None:
+        if getattr(self, "counted", False):
+            presence().left(self.stream.pk, self.grant.code_id)
         await fanout().leave(self.stream.pk, self)

@@ -27,6 +27,10 @@ def _status_key(stream_id: int) -> str:
     return f"captions:status:{stream_id}"
 
 
+def _holder_key(stream_id: int) -> str:
+    return f"captions:holder:{stream_id}"
+
+
 async def acquire(stream_id: int, holder: str) -> bool:
     return await cache.aadd(_key(stream_id), holder, ttl())
 
@@ -44,12 +48,13 @@ async def refresh(stream_id: int, owner: str) -> bool:
         return False
     await cache.atouch(_key(stream_id), ttl())
     await cache.atouch(_status_key(stream_id), ttl())
+    await cache.atouch(_holder_key(stream_id), ttl())
     return True
 
 
 async def release(stream_id: int, owner: str) -> None:
     if await cache.aget(_key(stream_id)) == owner:
-        await cache.adelete_many([_key(stream_id), _status_key(stream_id)])
+        await cache.adelete_many([_key(stream_id), _status_key(stream_id), _holder_key(stream_id)])
 
 
 async def set_status(stream_id: int, status: dict) -> None:
@@ -58,3 +63,15 @@ async def set_status(stream_id: int, status: dict) -> None:
 
 async def get_status(stream_id: int) -> dict | None:
     return await cache.aget(_status_key(stream_id))
+
+
+async def set_holder(stream_id: int, holder: dict) -> None:
+    """Who captions the stream, for the people who run the event (never sent to viewers):
+    ``{"by": "…", "since": "<ISO time>", "engine": "…"}``."""
+    await cache.aset(_holder_key(stream_id), holder, ttl())
+
+
+def holders(stream_ids: list[int]) -> dict[int, dict]:
+    """Who captions each of these streams now (synchronous, for the admin)."""
+    found = cache.get_many([_holder_key(stream_id) for stream_id in stream_ids])
+    return {sid: found[_holder_key(sid)] for sid in stream_ids if _holder_key(sid) in found}

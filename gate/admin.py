@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from captions.live_state import viewer_counts
 from gate.models import AccessCode, format_code
 
 
@@ -16,6 +17,7 @@ class AccessCodeAdmin(admin.ModelAdmin):
         "uses",
         "expires_at",
         "last_used_at",
+        "watching_now",
     ]
     list_filter = ["role", "is_active", "stream"]
     search_fields = ["code", "label", "stream__title", "stream__slug"]
@@ -39,6 +41,10 @@ class AccessCodeAdmin(admin.ModelAdmin):
     @admin.display(description="code", ordering="code")
     def readable_code(self, obj: AccessCode) -> str:
         return format_code(obj.code)
+
+    @admin.display(description="watching now")
+    def watching_now(self, obj: AccessCode) -> int:
+        return viewer_counts()[1].get(obj.pk, 0)
 
     @admin.display(description="uses")
     def uses(self, obj: AccessCode) -> str:

@@ -1,18 +1,29 @@
 from django.contrib import admin
 from django.db import models
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Max, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html
+from django.utils.timezone import localtime
 
 from captions.admin import clear_captions
+from captions.live_state import holder, viewer_counts
 from gate.admin import AccessCodeInline
 from livestream.models import Stream
 
 
 @admin.register(Stream)
 class StreamAdmin(admin.ModelAdmin):
-    list_display = ["title", "slug", "caption_language", "code_count", "captions", "created_at"]
+    list_display = [
+        "title",
+        "slug",
+        "viewers_now",
+        "captioning_now",
+        "last_caption",
+        "code_count",
+        "captions",
+    ]
     search_fields = ["title", "slug", "playback_url"]
     list_filter = ["caption_language"]
     prepopulated_fields = {"slug": ["title"]}
@@ -27,7 +38,24 @@ class StreamAdmin(admin.ModelAdmin):
             .get_queryset(request)
             .annotate(code_count=Count("access_codes", distinct=True))
             .annotate(caption_count=Count("captions", distinct=True))
+            .annotate(last_caption_at=Max("captions__created_at"))
         )
+
+    @admin.display(description="watching now")
+    def viewers_now(self, obj: Stream) -> int:
+        return viewer_counts()[0].get(obj.pk, 0)
+
+    @admin.display(description="captions now")
+    def captioning_now(self, obj: Stream) -> str:
+        now = holder(obj.pk)
+        if now is None:
+            return "off"
+        since = parse_datetime(now["since"])
+        return f"by {now['by']} since {localtime(since):%H:%M} ({now['engine']})"
+
+    @admin.display(description="last caption", ordering="last_caption_at")
+    def last_caption(self, obj: Stream):
+        return obj.last_caption_at
 
     @admin.display(description="access codes", ordering="code_count")
     def code_count(self, obj: Stream) -> int:
