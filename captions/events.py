@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Literal, TypedDict
+from typing import Literal, NotRequired, TypedDict
 
 # What viewers are told in each state of a caption session.
 VIEWER_MESSAGES = {
@@ -25,6 +25,16 @@ class CaptionMessage(TypedDict):
     end: float
     spoken_at: int | None  # UTC milliseconds since the epoch when the words were spoken
     spoken_until: int | None
+    removed: NotRequired[bool]  # a final taken out by staff (its text is then empty)
+
+
+class CorrectionMessage(TypedDict):
+    """Staff corrected or removed the final ``seq``: pages replace it wherever they show it."""
+
+    type: Literal["correction"]
+    seq: int
+    text: str  # empty when removed
+    removed: bool
 
 
 class StatusMessage(TypedDict):
@@ -43,17 +53,18 @@ class BroadcastEvent(TypedDict):
     captioning: bool | None  # for statuses: whether captions are on (relays keep track)
 
 
-def encode(message: CaptionMessage | StatusMessage | dict) -> str:
+def encode(message: CaptionMessage | StatusMessage | CorrectionMessage | dict) -> str:
     return json.dumps(message, ensure_ascii=False, separators=(",", ":"))
 
 
-def broadcast_event(message: CaptionMessage | StatusMessage) -> BroadcastEvent:
-    is_caption = message["type"] == "caption"
+def broadcast_event(message: CaptionMessage | StatusMessage | CorrectionMessage) -> BroadcastEvent:
+    is_status = message["type"] == "status"
     return {
         "type": "stream.broadcast",
         "payload": encode(message),
-        "seq": message.get("seq") if is_caption else None,
-        "captioning": None if is_caption else message["captioning"],
+        # Only new finals carry their seq: relays and the history backlog order by it.
+        "seq": message.get("seq") if message["type"] == "caption" else None,
+        "captioning": message["captioning"] if is_status else None,
     }
 
 

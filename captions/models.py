@@ -1,6 +1,7 @@
 import uuid
 from datetime import datetime
 
+from django.conf import settings
 from django.db import connection, models, transaction
 from django.utils import timezone
 
@@ -55,6 +56,9 @@ class Caption(models.Model):
         help_text="When its words began to be spoken: UTC milliseconds since the epoch.",
     )
     spoken_until = models.BigIntegerField(null=True, blank=True)
+    removed = models.BooleanField(
+        default=False, help_text="Taken out by staff: in no transcript, blank for viewers."
+    )
     key = models.UUIDField(
         null=True,
         unique=True,
@@ -136,13 +140,36 @@ class Caption(models.Model):
         transcript timeline: seconds since ``origin``, when the stream's first caption session
         began (as in the downloads); without it, since this caption's own session began."""
         offset = (self.session_started_at - origin).total_seconds() if origin else 0.0
-        return {
+        message: CaptionMessage = {
             "type": "caption",
             "seq": self.seq,
-            "text": self.text,
+            "text": "" if self.removed else self.text,
             "is_final": True,
             "start": round(offset + self.start, 3),
             "end": round(offset + self.end, 3),
             "spoken_at": self.spoken_at,
             "spoken_until": self.spoken_until,
         }
+        if self.removed:
+            message["removed"] = True  # its seq stays taken: no gap for pages to chase
+        return message
+
+
+class CaptionCorrection(models.Model):
+    """One correction or removal of a final caption by staff: who, when, before and after."""
+
+    caption = models.ForeignKey(Caption, on_delete=models.CASCADE, related_name="corrections")
+    before = models.TextField()
+    after = models.TextField(blank=True, help_text="Empty when the caption was removed.")
+    removed = models.BooleanField(default=False)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        what = "removed" if self.removed else f"{self.before[:30]!r} → {self.after[:30]!r}"
+        return f"#{self.caption.seq} {what}"

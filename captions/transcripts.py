@@ -31,6 +31,8 @@ def cues(captions: Iterable[Caption]) -> Iterator[Cue]:
     for caption in captions:
         if origin is None:
             origin = caption.session_started_at
+        if caption.removed:
+            continue  # taken out by staff (it still anchors the timeline when first)
         offset = (caption.session_started_at - origin).total_seconds()
         start = max(0.0, offset + caption.start)
         end = max(start + MIN_CUE_SECONDS, offset + caption.end)
@@ -88,7 +90,7 @@ def srt(captions: Iterable[Caption]) -> str:
 
 
 def plain_text(captions: Iterable[Caption]) -> str:
-    return "".join(f"{caption.text}\n" for caption in captions)
+    return "".join(f"{caption.text}\n" for caption in captions if not caption.removed)
 
 
 FORMATS = {

@@ -1,4 +1,4 @@
-from django.urls import re_path
+from django.urls import path, re_path
 
 from captions import views
 
@@ -8,4 +8,5 @@ urlpatterns = [
         views.transcript,
         name="transcript",
     ),
+    path("watch/<slug:slug>/captions/<int:seq>/", views.correct_caption, name="correct-caption"),
 ]

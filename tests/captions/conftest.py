@@ -86,3 +86,10 @@ def viewer_key(session_cookie, viewer_code):
 @pytest.fixture
 def captioner_key(session_cookie, captioner_code):
     return session_cookie(captioner_code)
+
+
+@pytest.fixture
+def watching(client, enter, viewer_code):
+    """A test client holding a viewer's grant for the stream ``keynote``."""
+    enter("VIEW-2024")
+    return client

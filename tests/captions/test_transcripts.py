@@ -32,12 +32,6 @@ def captions(stream):
     ]
 
 
-@pytest.fixture
-def watching(client, enter, viewer_code):
-    enter("VIEW-2024")
-    return client
-
-
 VTT_TIME = r"(\d\d):(\d\d):(\d\d)\.(\d\d\d)"
 
 
