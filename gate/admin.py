@@ -63,7 +63,7 @@ class AccessCodeAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke selected codes (they stop working at once)")
     def revoke(self, request: HttpRequest, queryset: QuerySet[AccessCode]) -> None:
-        count = queryset.filter(is_active=True).update(is_active=False)
+        count = queryset.revoke()
         self.message_user(request, f"Revoked {count} code(s).", messages.SUCCESS)
 
     @admin.action(description="Reactivate selected codes")

@@ -8,6 +8,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from gate.signals import codes_revoked
+
 # Readable and unambiguous: no 0/O, 1/I/L, 5/S, 2/Z, 8/B.
 CODE_ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"
 GENERATED_CODE_LENGTH = 10
@@ -51,6 +53,13 @@ class AccessCodeQuerySet(models.QuerySet):
 
     def matching(self, raw: str) -> "AccessCodeQuerySet":
         return self.filter(code=normalize_code(raw))
+
+    def revoke(self) -> int:
+        """Deactivate these codes at once; ``codes_revoked`` tells who must know (IVS playback)."""
+        ids = list(self.filter(is_active=True).values_list("pk", flat=True))
+        count = AccessCode.objects.filter(pk__in=ids).update(is_active=False)
+        codes_revoked.send(sender=AccessCode, code_ids=ids)
+        return count
 
 
 class AccessCode(models.Model):

@@ -1,4 +1,6 @@
-from django.contrib import admin
+from urllib.parse import urlsplit
+
+from django.contrib import admin, messages
 from django.db import models
 from django.db.models import Count, Max, QuerySet
 from django.http import HttpRequest
@@ -31,6 +33,16 @@ class StreamAdmin(admin.ModelAdmin):
     actions = [clear_captions]
     view_on_site = True
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    def save_model(self, request: HttpRequest, obj: Stream, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if not obj.on_ivs_host:
+            messages.warning(
+                request,
+                f"“{obj}” plays from {urlsplit(obj.playback_url).hostname}, not an IVS playback "
+                "host (….playback.live-video.net): fine for a test stream, but private-channel "
+                "tokens and revocation only protect video served by IVS.",
+            )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Stream]:
         return (

@@ -1,3 +1,7 @@
+import re
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F
 from django.urls import reverse
@@ -17,6 +21,11 @@ CAPTION_LANGUAGES = [
 ]
 
 
+# IVS's pattern for a channel ARN (API reference, ChannelArn).
+CHANNEL_ARN_PATTERN = re.compile(r"arn:aws:ivs:[a-z0-9-]+:[0-9]+:channel/[a-zA-Z0-9-]+")
+IVS_PLAYBACK_HOST_SUFFIX = ".playback.live-video.net"
+
+
 def group_name(stream_id: int) -> str:
     """The channel-layer group every viewer of the stream ``stream_id`` listens on."""
     return f"stream-{stream_id}"
@@ -30,6 +39,19 @@ class Stream(models.Model):
     playback_url = models.URLField(
         max_length=500,
         help_text="The IVS channel's playback URL (…/api/video/v1/….m3u8).",
+    )
+    is_private = models.BooleanField(
+        "private",
+        default=False,
+        help_text="The IVS channel has playback authorization on: each viewer gets a playback "
+        "token, and revoking a code stops its viewers' video.",
+    )
+    channel_arn = models.CharField(
+        "channel ARN",
+        max_length=128,
+        blank=True,
+        help_text="arn:aws:ivs:REGION:ACCOUNT:channel/ID (IVS console → channel). "
+        "Required when private.",
     )
     caption_language = models.CharField(
         max_length=12, choices=CAPTION_LANGUAGES, default="en", help_text="Spoken language."
@@ -47,6 +69,33 @@ class Stream(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("watch", args=[self.slug])
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        parts = urlsplit(self.playback_url or "")
+        if self.playback_url and (parts.scheme != "https" or not parts.path.endswith(".m3u8")):
+            errors["playback_url"] = "Use the https playback URL of the channel, ending in .m3u8."
+        if self.channel_arn and not CHANNEL_ARN_PATTERN.fullmatch(self.channel_arn):
+            errors["channel_arn"] = (
+                "Not an IVS channel ARN (arn:aws:ivs:us-west-2:123456789012:channel/AbCd1234)."
+            )
+        if self.is_private and not self.channel_arn:
+            errors["channel_arn"] = "A private stream needs its channel ARN."
+        if self.is_private and "channel_arn" not in errors:
+            from ivs import keys  # the signing key lives with the rest of IVS playback
+
+            if not keys.configured():
+                errors["is_private"] = (
+                    "This site has no playback key (IVS_PLAYBACK_PRIVATE_KEY), so no viewer "
+                    "could play a private stream. See the README, “Private channels”."
+                )
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def on_ivs_host(self) -> bool:
+        """Whether the playback URL is an IVS playback host (others serve tests and demos)."""
+        return (urlsplit(self.playback_url).hostname or "").endswith(IVS_PLAYBACK_HOST_SUFFIX)
 
     def allocate_caption_seq(self) -> int:
         """The next caption sequence number, unique per stream across processes.

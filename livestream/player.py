@@ -4,7 +4,9 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.templatetags.static import static
+from django.urls import reverse
 
+from ivs.tokens import PlaybackToken
 from livestream.models import Stream
 
 LOCAL_SDK = "local"
@@ -27,12 +29,21 @@ def sdk_config() -> dict[str, str]:
     return {"script": url, "wasmWorker": "", "wasmBinary": ""}
 
 
-def player_config(stream: Stream) -> dict[str, object]:
-    return {
+def player_config(stream: Stream, playback: PlaybackToken | None = None) -> dict[str, object]:
+    """What the page's scripts need. A private stream's URL carries this viewer's token
+    (``playback``; empty when none could be made) and the page asks ``playbackEndpoint`` for a
+    fresh one whenever the player loads again (static/js/playback.js)."""
+    config: dict[str, object] = {
         "playbackUrl": stream.playback_url,
         "ivs": sdk_config(),
         "hlsJs": static("vendor/hls.js/hls.min.js"),
+        "private": stream.is_private,
     }
+    if stream.is_private:
+        config["playbackUrl"] = playback.url if playback else ""
+        config["playbackExpiresIn"] = playback.expires_in if playback else 0
+        config["playbackEndpoint"] = reverse("playback", args=[stream.slug])
+    return config
 
 
 def csp_extra(stream: Stream) -> dict[str, list[str]]:

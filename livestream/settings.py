@@ -247,6 +247,30 @@ IVS_PLAYER_SCRIPT_URL = env.str(
     default=f"https://player.live-video.net/{IVS_PLAYER_VERSION}/amazon-ivs-player.min.js",
 )
 
+# --- IVS private channels ----------------------------------------------------------------------
+
+# Private streams (Stream.is_private) play only with a per-viewer playback token signed by this
+# key (ivs/). The private key of the playback key pair: PEM text (newlines may be written \n)
+# or file:/path/to/key.pem. Never logged, never in a page. IVS_PLAYBACK_KEY_ARN names the
+# imported public key, for reference (`manage.py ivs_playback_key` makes and imports a pair).
+INSTALLED_APPS += ["ivs"]
+IVS_PLAYBACK_PRIVATE_KEY = env.str("IVS_PLAYBACK_PRIVATE_KEY", default="")
+IVS_PLAYBACK_KEY_ARN = env.str("IVS_PLAYBACK_KEY_ARN", default="")
+# Seconds a playback token may be used to start playing. IVS refuses more than 600 (10 minutes)
+# for a token with a viewer id; it checks the token only when playback starts.
+IVS_PLAYBACK_TOKEN_SECONDS = env.int("IVS_PLAYBACK_TOKEN_SECONDS", default=300)
+if not 1 <= IVS_PLAYBACK_TOKEN_SECONDS <= 600:
+    raise ImproperlyConfigured("IVS_PLAYBACK_TOKEN_SECONDS must be between 1 and 600.")
+# Revoking viewer sessions at IVS when a code is revoked or expires (ivs/revocations.py):
+# "thread" sends them at once from a background thread of the process that revoked the code;
+# "off" leaves them to `manage.py ivs_revocations`, which also finds expiries nobody triggered.
+IVS_REVOCATION_WORKER = env.str("IVS_REVOCATION_WORKER", default="thread")
+# Attempts before a revocation is marked failed, and the delay before the first retry (doubled
+# after each throttled or failed call, at most IVS_REVOCATION_BACKOFF_MAX seconds).
+IVS_REVOCATION_MAX_ATTEMPTS = env.int("IVS_REVOCATION_MAX_ATTEMPTS", default=8)
+IVS_REVOCATION_BACKOFF = env.float("IVS_REVOCATION_BACKOFF", default=2.0)
+IVS_REVOCATION_BACKOFF_MAX = env.float("IVS_REVOCATION_BACKOFF_MAX", default=300.0)
+
 # --- Captions --------------------------------------------------------------------------------
 
 CAPTIONS_ENGINE = env.str("CAPTIONS_ENGINE", default="deepgram")

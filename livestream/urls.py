@@ -11,6 +11,7 @@ urlpatterns = [
     path("", include("gate.urls")),
     path("", include("captions.urls")),
     path("watch/<slug:slug>/", views.watch, name="watch"),
+    path("watch/<slug:slug>/playback/", views.playback, name="playback"),
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
 ]

@@ -2,6 +2,7 @@ import logging
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
@@ -12,6 +13,7 @@ from django.views.decorators.http import require_GET
 
 from gate import grant as grants
 from gate.decorators import grant_required
+from ivs import tokens
 from livestream import player
 from livestream.models import Stream
 
@@ -28,17 +30,28 @@ def home(request: HttpRequest) -> HttpResponse:
     return HttpResponseRedirect(reverse("enter"))
 
 
+def _playback_token(request: HttpRequest, stream: Stream) -> tokens.PlaybackToken | None:
+    """A fresh token for a private stream; None (and an ERROR line) when none can be signed."""
+    try:
+        return tokens.issue(request, stream, request.grant)
+    except ImproperlyConfigured as error:
+        # The message names the setting, never the key.
+        logger.error("private stream %s cannot be played: %s", stream.slug, error)
+        return None
+
+
 @never_cache
 @require_GET
 @grant_required
 def watch(request: HttpRequest, stream: Stream) -> HttpResponse:
+    playback = _playback_token(request, stream) if stream.is_private else None
     response = render(
         request,
         "livestream/watch.html",
         {
             "stream": stream,
             "grant": request.grant,
-            "player_config": player.player_config(stream),
+            "player_config": player.player_config(stream, playback),
             "captions_config": {
                 "captions": f"/ws/watch/{stream.slug}/captions/",
                 "audio": f"/ws/watch/{stream.slug}/audio/",
@@ -52,6 +65,22 @@ def watch(request: HttpRequest, stream: Stream) -> HttpResponse:
     extra["connect-src"].append(f"{scheme}://{request.get_host()}")
     response.csp_extra = extra
     return response
+
+
+@never_cache
+@require_GET
+@grant_required(forbid=True)
+def playback(request: HttpRequest, stream: Stream) -> JsonResponse:
+    """Where the player loads the video from now: for a private stream, the playback URL with a
+    fresh token for this viewer. Without a grant (revoked, expired, never): 403."""
+    if not stream.is_private:
+        return JsonResponse({"url": stream.playback_url, "expires_at": None, "expires_in": None})
+    token = _playback_token(request, stream)
+    if token is None:
+        return JsonResponse({"error": "The video cannot be played right now."}, status=503)
+    return JsonResponse(
+        {"url": token.url, "expires_at": token.expires_at, "expires_in": token.expires_in}
+    )
 
 
 def _database_ok() -> bool:
