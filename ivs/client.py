@@ -55,7 +55,10 @@ def _failure(error: Exception) -> IvsCallFailed:
         code = info.get("Code", "Unknown")
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
         retryable = code in RETRYABLE_CODES or status == 429 or status >= 500
-        message = f"{code} (HTTP {status}): {info.get('Message', '')}".strip()
+        # IVS's error shapes carry their text in exceptionMessage, which botocore leaves out
+        # of Error.Message.
+        text = info.get("Message") or error.response.get("exceptionMessage") or ""
+        message = f"{code} (HTTP {status}): {text}".strip()
         return IvsCallFailed(message, retryable=retryable)
     retryable = isinstance(error, ConnectionError | HTTPClientError)
     return IvsCallFailed(f"{type(error).__name__}: {error}", retryable=retryable)
