@@ -28,6 +28,7 @@ from captions.models import Caption
 from captions.presence import presence
 from gate.grant import Grant
 from gate.sockets import scope_grant, watcher
+from livestream.metrics import VIEWERS, WEBSOCKET_CLOSES
 from livestream.models import Stream
 
 logger = logging.getLogger(__name__)
@@ -147,6 +148,7 @@ class GatedConsumer(AsyncWebsocketConsumer):
         if self.ending:
             return
         self.ending = True
+        WEBSOCKET_CLOSES.labels(code=str(int(code)), by="server").inc()
         if message:
             await self.say(state, message)
         try:
@@ -167,6 +169,8 @@ class GatedConsumer(AsyncWebsocketConsumer):
         await self.close_with(Close.REVOKED, "Your access code no longer works.")
 
     async def disconnect(self, code: int) -> None:
+        if not self.ending:
+            WEBSOCKET_CLOSES.labels(code=str(code), by="client").inc()
         await self._release_once()
 
     async def _release_once(self) -> None:
@@ -197,6 +201,7 @@ class CaptionsConsumer(GatedConsumer):
         await self.accept()
         await fanout().join(self.stream.pk, self)
         presence().joined(self.stream.pk, self.grant.code_id)
+        VIEWERS.labels(stream=self.stream.slug).inc()
         self.counted = True
         history = await _history(self.stream.pk, _after(self.scope))
         await self.send(text_data=encode({"type": "history", "captions": history}))
@@ -239,4 +244,5 @@ class CaptionsConsumer(GatedConsumer):
     async def release(self) -> None:
         if getattr(self, "counted", False):
             presence().left(self.stream.pk, self.grant.code_id)
+            VIEWERS.labels(stream=self.stream.slug).dec()
         await fanout().leave(self.stream.pk, self)

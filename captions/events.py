@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Literal, NotRequired, TypedDict
 
 # What viewers are told in each state of a caption session.
@@ -51,6 +52,7 @@ class BroadcastEvent(TypedDict):
     payload: str  # JSON text, encoded once by the sender
     seq: int | None  # the caption's seq for finals, so a relay can order and dedupe
     captioning: bool | None  # for statuses: whether captions are on (relays keep track)
+    sent_at: float  # time.time() at the sender, for the fan-out latency metric
 
 
 def encode(message: CaptionMessage | StatusMessage | CorrectionMessage | dict) -> str:
@@ -65,6 +67,7 @@ def broadcast_event(message: CaptionMessage | StatusMessage | CorrectionMessage)
         # Only new finals carry their seq: relays and the history backlog order by it.
         "seq": message.get("seq") if message["type"] == "caption" else None,
         "captioning": message["captioning"] if is_status else None,
+        "sent_at": time.time(),
     }
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import weakref
 from typing import Protocol
 
@@ -22,6 +23,7 @@ from django.conf import settings
 from captions import lease
 from captions.events import VIEWER_MESSAGES, BroadcastEvent, encode, status_message
 from captions.frames import Outgoing
+from livestream.metrics import FANOUT_LATENCY
 from livestream.models import group_name
 
 logger = logging.getLogger(__name__)
@@ -140,6 +142,8 @@ class StreamRelay:
                 if event.get("captioning") is not None:
                     self.captioning = event["captioning"]
                 await self._deliver(Outgoing(event["payload"], event.get("seq")))
+                if "sent_at" in event:
+                    FANOUT_LATENCY.observe(max(0.0, time.time() - event["sent_at"]))
 
     async def _deliver(self, message: Outgoing) -> None:
         for count, viewer in enumerate(list(self.viewers), 1):

@@ -18,9 +18,9 @@ WITH next AS (
 )
 INSERT INTO captions_caption
     (stream_id, seq, text, start, "end", session_started_at, created_at, key, spoken_at,
-     spoken_until)
+     spoken_until, removed)
 SELECT %(stream)s, seq, %(text)s, %(start)s, %(end)s, %(session_started_at)s, %(created_at)s,
-    %(key)s, %(spoken_at)s, %(spoken_until)s
+    %(key)s, %(spoken_at)s, %(spoken_until)s, false
 FROM next
 RETURNING *
 """

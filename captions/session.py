@@ -17,6 +17,7 @@ from captions.finals import FinalsWriter
 from captions.models import Caption
 from captions.outbox import Outbox
 from captions.speech import EngineStatus, SpeechEngine, SpeechRefused, Transcript
+from livestream.metrics import CAPTIONS, SPEECH_EVENTS, SPEECH_SESSIONS
 from livestream.models import Stream
 
 logger = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ class CaptionSession:
         )
         self.finals = 0
         self.refused = False  # the speech service refused us for good (the captioner was told)
+        self._counted = False  # in the open-sessions gauge
         # When the first sample of this session's audio was captured, in UTC milliseconds on
         # the server's clock: told by the captioner's page, else estimated on arrival.
         self.capture_started_at: int | None = None
@@ -79,6 +81,10 @@ class CaptionSession:
             await self._tell_viewers("unavailable", captioning=False)
             raise
         self._pump = asyncio.get_running_loop().create_task(self._pump_results())
+        SPEECH_SESSIONS.inc()
+        self._counted = True
+        if self.engine_state != "live":
+            SPEECH_EVENTS.labels(kind=self.engine_state).inc()
         await self._tell_viewers(self.engine_state, captioning=True)
 
     async def feed(self, pcm: bytes) -> None:
@@ -145,6 +151,9 @@ class CaptionSession:
                 logger.exception("speech engine failed while closing")
 
     async def _cancel_tasks(self) -> None:
+        if self._counted:
+            self._counted = False
+            SPEECH_SESSIONS.dec()
         await self._cancel_interim()
         if self._pump is not None and not self._pump.done():
             self._pump.cancel()
@@ -161,10 +170,13 @@ class CaptionSession:
         except SpeechRefused as refused:
             logger.warning("speech service refused stream %s: %s", self.stream.pk, refused)
             self.refused = True
+            SPEECH_EVENTS.labels(kind="refused").inc()
             await self.notify({"type": "status", "state": "error", "message": str(refused)})
             await self._tell_viewers("unavailable", captioning=False)
 
     async def _on_engine_status(self, status: EngineStatus) -> None:
+        if status.state != "live":
+            SPEECH_EVENTS.labels(kind="busy" if status.state == "delayed" else status.state).inc()
         await self.notify({"type": "status", "state": status.state, "message": status.message})
         await self._tell_viewers(status.state, captioning=True)
 
@@ -203,6 +215,7 @@ class CaptionSession:
 
     async def _on_stored(self, caption: Caption) -> None:
         self.finals += 1
+        CAPTIONS.labels(stream=self.stream.slug, kind="final").inc()
         await self._outbox.send(caption.as_message(self._origin))
 
     async def _send_interim(self) -> None:
@@ -213,6 +226,7 @@ class CaptionSession:
         message, self._pending_interim = self._pending_interim, None
         if message is not None:
             self._last_interim_at = loop.time()
+            CAPTIONS.labels(stream=self.stream.slug, kind="interim").inc()
             await self._outbox.send(message)
 
     async def _cancel_interim(self) -> None:

@@ -14,6 +14,7 @@ from gate import ratelimit
 from gate.client_ip import client_ip
 from gate.forms import EntryForm
 from gate.models import AccessCode, normalize_code
+from livestream.metrics import GATE_ATTEMPTS
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ def enter(request: HttpRequest) -> HttpResponse:
     over = [limit for limit in (per_ip, per_code) if ratelimit.take(limit) > limit.allowed]
     if over:
         ratelimit.give_back(per_ip)  # refused unchecked: not a failed guess
+        GATE_ATTEMPTS.labels(outcome="limited").inc()
         form.add_error(None, RATE_LIMITED)
         response = render(request, "gate/enter.html", {"form": form}, status=429)
         response["Retry-After"] = str(max(limit.retry_after() for limit in over))
@@ -73,10 +75,12 @@ def enter(request: HttpRequest) -> HttpResponse:
     code = AccessCode.objects.select_related("stream").filter(code=normalized).first()
     admitted = code is not None and code.admits() and _admit(request, code)
     if not admitted:
+        GATE_ATTEMPTS.labels(outcome="refused").inc()
         form.add_error(None, GENERIC_ERROR)
         return render(request, "gate/enter.html", {"form": form})
 
     ratelimit.give_back(per_ip)
+    GATE_ATTEMPTS.labels(outcome="admitted").inc()
     target = _safe_next(request, form.cleaned_data["next"]) or code.stream.get_absolute_url()
     return HttpResponseRedirect(target)
 

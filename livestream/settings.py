@@ -282,6 +282,12 @@ DEEPGRAM_MODEL = env.str("DEEPGRAM_MODEL", default="nova-3")
 # Engine tuning (backoff, buffer, timeouts): see docs/speech-engine.md. Not from the environment.
 CAPTIONS_ENGINE_OPTIONS: dict = {}
 
+# --- Monitoring -------------------------------------------------------------------------------
+
+# /metrics answers only with "Authorization: Bearer <METRICS_TOKEN>"; unset, it is a 404.
+# PROMETHEUS_MULTIPROC_DIR (read by prometheus-client itself) joins several processes' numbers.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+
 # --- Server process ---------------------------------------------------------------------------
 
 # Allocations between young garbage collections (Python's default is 700); see livestream/asgi.py.

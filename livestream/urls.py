@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from livestream import views
+from livestream import metrics, views
 
 admin.site.site_header = "Live stream administration"
 admin.site.site_title = "Live stream admin"
@@ -13,5 +13,6 @@ urlpatterns = [
     path("watch/<slug:slug>/", views.watch, name="watch"),
     path("watch/<slug:slug>/playback/", views.playback, name="playback"),
     path("healthz", views.healthz, name="healthz"),
+    path("metrics", metrics.metrics, name="metrics"),
     path("admin/", admin.site.urls),
 ]
