@@ -50,7 +50,9 @@ def _admit(request: HttpRequest, code: AccessCode) -> bool:
 @require_http_methods(["GET", "POST"])
 def enter(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
-        form = EntryForm(initial={"next": request.GET.get("next", "")})
+        # An invite link (/enter/?code=…) fills the form in; entering still takes a POST.
+        code = request.GET.get("code", "")[:64]
+        form = EntryForm(initial={"next": request.GET.get("next", ""), "code": code})
         return render(request, "gate/enter.html", {"form": form})
 
     form = EntryForm(request.POST)

@@ -153,3 +153,11 @@ def test_the_code_is_found_case_insensitively_in_the_database(make_code):
     code = make_code("ab-cd ef")
     assert code.code == "ABCDEF"
     assert AccessCode.objects.matching("abc-def").get() == code
+
+
+def test_an_invite_link_fills_the_form_in_but_never_lets_anyone_in(client, viewer_code):
+    response = client.get("/enter/?code=VIEW-2024")
+    assert response.status_code == 200
+    assert b'value="VIEW-2024"' in response.content
+    assert "gate_grant" not in client.session  # a GET alone admits nobody
+    assert client.get("/watch/keynote/").status_code == 302
