@@ -1,3 +1,3 @@
-from deepgram_standin.server import main
+from deepgram_standin.cli import main
 
 main()

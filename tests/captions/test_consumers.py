@@ -7,7 +7,7 @@ from asgiref.sync import sync_to_async
 
 from captions import limits
 from captions.models import Caption
-from deepgram_standin import speech
+from deepgram_standin import sentences, speech
 from gate.models import AccessCode, Role
 from tests.captions.conftest import DEEPGRAM_KEY, closed_with, receive_until, socket
 
@@ -42,7 +42,16 @@ async def open_captioner(slug: str, session_key: str):
 
 
 async def speak(captioner, seconds: float, seed: int = 1) -> None:
-    for frame in frames(speech(seconds, seed=seed)):
+    """A phrase and a pause per whole second (a final each, ending 300 ms into the pause, as
+    Deepgram's endpointing ends it), then any fraction of a second spoken through."""
+    whole, rest = divmod(seconds, 1)
+    await say(
+        captioner, sentences(int(whole), seed=seed) + (speech(rest, seed=seed) if rest else b"")
+    )
+
+
+async def say(captioner, audio: bytes) -> None:
+    for frame in frames(audio):
         await captioner.send_to(bytes_data=frame)
 
 
@@ -75,7 +84,8 @@ async def test_captions_reach_two_viewers_in_order_with_increasing_seq(
             "message": "",
         }
 
-    await speak(captioner, 3.0)
+    # phrases longer than a second, so that interims (about one a second) come before finals
+    await say(captioner, sentences(3, seconds=1.2, pause=0.5))
     await stop(captioner)
 
     for viewer in (one, two):
@@ -89,7 +99,7 @@ async def test_captions_reach_two_viewers_in_order_with_increasing_seq(
         seqs = [m["seq"] for m in got]
         assert seqs == sorted(seqs)
         assert len(set(seqs)) == 3
-        assert [m["start"] for m in got] == pytest.approx([0.0, 1.0, 2.0], abs=0.01)
+        assert [m["start"] for m in got] == pytest.approx([0.0, 1.5, 3.2], abs=0.01)
         assert all(m["end"] > m["start"] for m in got)
         interims = [m for m in seen if m["type"] == "caption" and not m["is_final"]]
         assert interims
@@ -103,7 +113,7 @@ async def test_captions_reach_two_viewers_in_order_with_increasing_seq(
         "This is the keynote.",
         "Thanks for coming.",
     ]
-    assert deepgram.audio_bytes == int(3.0 * 32000)
+    assert deepgram.audio_bytes == int(5.1 * 32000)
     assert deepgram.controls[-1] == "CloseStream"
 
 
@@ -322,7 +332,7 @@ async def test_a_dropped_speech_connection_loses_and_repeats_no_final(
     seen = await receive_until(viewer, lambda m: m["type"] == "status" and not m["captioning"])
     got = finals(seen)
     assert len(deepgram.connections) == 2
-    assert [m["start"] for m in got] == pytest.approx([0.0, 1.0, 2.0, 3.0], abs=0.01)
+    assert [m["start"] for m in got] == pytest.approx([0.0, 0.9, 1.9, 2.9], abs=0.01)
     texts = [m["text"] for m in got]
     assert len(set(texts)) == 4
     assert [m["seq"] for m in got] == sorted({m["seq"] for m in got})
