@@ -311,10 +311,24 @@ USE_TZ = True
 
 # --- Logging ---------------------------------------------------------------------------------
 
+# One line per event. LOG_FORMAT=json writes each as a JSON object (time, level, logger,
+# message and any extra fields) for a log pipeline; plain text otherwise.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+_LOG_FORMATTERS = {
+    "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+    "json": {
+        "()": "pythonjsonlogger.json.JsonFormatter",
+        "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+    },
+}
+if LOG_FORMAT not in _LOG_FORMATTERS:
+    raise ImproperlyConfigured("LOG_FORMAT must be 'plain' or 'json'.")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "formatters": {"plain": _LOG_FORMATTERS[LOG_FORMAT]},
     "filters": {"one_line": {"()": "livestream.log_filters.OneLineSecurityEvent"}},
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain"},
@@ -332,6 +346,9 @@ LOGGING = {
         # At DEBUG the websockets library logs every handshake header, the speech service's
         # Authorization header included: never let it log below INFO.
         "websockets": {"level": "INFO"},
+        # Django's own default handler for "django" (DEBUG only, message without time or level)
+        # would print every development request a second time: the root handler is enough.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
         # The speech engine's wire log (one line per audio frame at DEBUG).
         "captions.speech.wire": {"level": "INFO"},
     },
