@@ -1,7 +1,15 @@
 // The captioner's controls: microphone → AudioWorklet (16 kHz PCM) → this site's websocket.
 // The speech service is reached only by the server; its key never comes near the browser.
+//
+// Every caption carries the time its words were spoken, so each viewer can show it when their
+// own video reaches that moment. The server works it out from when the audio it receives was
+// captured: on each (re)connected socket this page measures its clock against the server's
+// (server-clock.js), then says when the first sample it is about to send was captured, on the
+// server's clock, before sending it. Each frame keeps its own capture time, so audio buffered
+// during a reconnect is placed where it belongs.
 
 import { ReconnectingSocket, socketUrl } from "./socket.js";
+import { ServerClock } from "./server-clock.js";
 
 const config = JSON.parse(document.getElementById("captions-config").textContent);
 const startButton = document.getElementById("caption-start");
@@ -11,10 +19,13 @@ const stateLine = document.getElementById("captioner-state");
 
 // Audio kept while the socket reconnects; older audio is dropped (it is no longer live).
 const MAX_BUFFERED_FRAMES = 50; // 5 s
+const FRAME_MS = 100; // pcm-worklet.js: 1,600 samples at 16 kHz
+const CAPTURE_SAMPLES = 100;
 
 let audio = null; // { context, stream, node }
 let socket = null;
-let pending = [];
+let link = null; // the open socket: { ws, clock, ready } — ready once `capture` was sent on it
+let pending = []; // frames not yet sent: { pcm, capturedAt } (page clock, ms)
 
 function setState(state, text) {
   stateLine.dataset.state = state;
@@ -42,9 +53,10 @@ async function startAudio() {
   await context.audioWorklet.addModule(config.workletUrl);
   const source = context.createMediaStreamSource(stream);
   const node = new AudioWorkletNode(context, "pcm-16k");
+  const captureTime = captureClock(stream);
   node.port.onmessage = ({ data }) => {
     meter.value = Math.min(1, data.level * 4);
-    sendFrame(data.pcm);
+    sendFrame({ pcm: data.pcm, capturedAt: captureTime(data.time) });
   };
   source.connect(node);
   // Some browsers only pull audio through nodes that reach the output; a silent gain does it.
@@ -64,10 +76,49 @@ function stopAudio() {
   meter.value = 0;
 }
 
-function sendFrame(pcm) {
-  if (socket && socket.send(pcm)) return;
-  pending.push(pcm);
+// The audio context's time → this page's clock (ms). A frame reaches this page only after its
+// last sample was captured, so the smallest "arrival − end of frame" of recent frames is the
+// closest estimate of the mapping; the microphone's own latency (where the browser tells it)
+// came before that.
+function captureClock(stream) {
+  const [track] = stream.getAudioTracks();
+  const settings = track && track.getSettings ? track.getSettings() : {};
+  const inputLatencyMs = Number.isFinite(settings.latency) ? settings.latency * 1000 : 0;
+  const delays = [];
+  return (time) => {
+    const arrived = Date.now();
+    if (!Number.isFinite(time)) return arrived - FRAME_MS - inputLatencyMs;
+    const startMs = time * 1000;
+    delays.push(arrived - (startMs + FRAME_MS));
+    if (delays.length > CAPTURE_SAMPLES) delays.shift();
+    return startMs + Math.min(...delays) - inputLatencyMs;
+  };
+}
+
+function sendFrame(frame) {
+  if (link && link.ready && socket && socket.send(frame.pcm)) return;
+  pending.push(frame);
   if (pending.length > MAX_BUFFERED_FRAMES) pending.shift();
+}
+
+// A new socket: measure the clock, say when the first frame to be sent was captured, send it
+// and what else waited. Frames captured meanwhile wait in `pending` with their own times.
+async function startLink(ws) {
+  const current = { ws, clock: new ServerClock((text) => ws.send(text)), ready: false };
+  link = current;
+  let offset = await current.clock.measure();
+  if (link !== current || ws.readyState !== WebSocket.OPEN) return;
+  if (offset === null) {
+    console.warn("the server did not answer the clock exchange; assuming this page's clock");
+    offset = 0;
+  }
+  current.offset = offset;
+  document.body.dataset.captionerClockOffset = String(Math.round(offset));
+  const first = pending.length ? pending[0].capturedAt : Date.now();
+  ws.send(JSON.stringify({ type: "capture", started_at: Math.round(first + offset) }));
+  for (const frame of pending) ws.send(frame.pcm);
+  pending = [];
+  current.ready = true;
 }
 
 function onServerStatus(message) {
@@ -108,6 +159,7 @@ function finish() {
     socket.close();
     socket = null;
   }
+  link = null;
   pending = [];
 }
 
@@ -125,16 +177,17 @@ async function start() {
     url: () => socketUrl(config.audio),
     binaryType: "arraybuffer",
     onOpen(ws) {
-      for (const frame of pending) ws.send(frame);
-      pending = [];
+      startLink(ws);
     },
     onMessage(event) {
+      let message;
       try {
-        const message = JSON.parse(event.data);
-        if (message.type === "status") onServerStatus(message);
+        message = JSON.parse(event.data);
       } catch {
-        // ignore
+        return;
       }
+      if (link && link.clock.handle(message)) return;
+      if (message.type === "status") onServerStatus(message);
     },
     shouldRetry(event) {
       // Only transport failures are retried; a refusal or an error (4400, 4403, 4408, 4409,
@@ -142,6 +195,7 @@ async function start() {
       return event.code === 1006 || event.code === 1001;
     },
     onClose(event, retryIn) {
+      link = null;
       if (retryIn !== null) {
         setState("reconnecting", "Connection lost: reconnecting…");
       } else if (event.code === 4403) {

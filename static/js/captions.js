@@ -1,36 +1,139 @@
-// Live captions for every viewer: the current line under the last final one, a transcript
-// panel, a CC toggle and a remembered size. Reconnects by itself and never misses a final:
-// each carries a sequence number, and a gap makes the page ask for what it missed.
+// Live captions for every viewer: rolled up on the picture in step with this viewer's video,
+// announced to screen readers one final at a time, listed in the transcript panel, and fed to
+// the video as a text track where the system player takes over (iPhone full screen).
+// Reconnects by itself and never loses or shuffles a final: each carries a sequence number, and
+// a gap is filled from the record (caption-order.js).
 
+import { FinalsInOrder } from "./caption-order.js";
+import { RollUp } from "./caption-display.js";
+import { CaptionSettings } from "./caption-settings.js";
+import { CaptionTiming } from "./caption-timing.js";
+import { needsTextTrack, TextTrackFeed } from "./text-track.js";
 import { ReconnectingSocket, socketUrl } from "./socket.js";
 
 const config = JSON.parse(document.getElementById("captions-config").textContent);
-const box = document.getElementById("captions");
-const finalLine = document.getElementById("caption-final");
-const interimLine = document.getElementById("caption-interim");
+const overlay = document.getElementById("captions");
 const statusLine = document.getElementById("captions-status");
 const ccToggle = document.getElementById("cc-toggle");
-const sizeSelect = document.getElementById("caption-size");
+const announcer = document.getElementById("caption-announcer");
 const list = document.getElementById("transcript-list");
 const jumpButton = document.getElementById("jump-latest");
+const video = document.getElementById("video");
 
-const SIZE_KEY = "captions.size";
-const SHOWN_KEY = "captions.shown";
+const SILENCE_CLEAR_MS = 5000; // the picture is clear of captions this long after the last words
+const STOPPED_CLEAR_MS = 2500; // ...and sooner once captioning has stopped
+const MAX_DURATION_MS = 15000;
+const ANNOUNCED_KEPT = 10;
+const TIMING_KEPT = 5000;
 
-let lastSeq = 0;
-const seen = new Set();
+const OFF_MESSAGE = "No captions right now — they'll appear when captioning starts.";
+
+const settings = new CaptionSettings();
+const rollUp = new RollUp({
+  window: document.getElementById("caption-window"),
+  text: document.getElementById("caption-text"),
+  final: document.getElementById("caption-final"),
+  interim: document.getElementById("caption-interim"),
+});
+const language = overlay.dataset.language === "multi" ? "" : overlay.dataset.language || "";
+const textTrack = needsTextTrack(video) ? new TextTrackFeed(video, { language }) : null;
+
+// For measurement (the sync benchmark): one entry per final drawn.
+window.__captionsTiming = [];
+
 let captioning = false;
+let firstHistory = true;
+let clearTimer = null;
+
+// --- The status line: the same words for everyone in the same state ----------------------------
 
 function setStatus(state, text) {
   statusLine.dataset.state = state;
-  statusLine.textContent = text;
+  if (statusLine.textContent !== text) statusLine.textContent = text;
   document.body.dataset.captionsState = state;
 }
 
+function onStatus(message) {
+  captioning = Boolean(message.captioning);
+  const text = message.message || "";
+  if (captioning) {
+    setStatus(text ? "delayed" : "on", text || "Captions on");
+    return;
+  }
+  // Not captioning, whether this viewer saw captioning stop or arrived afterwards.
+  if (/unavailable/i.test(text)) setStatus("unavailable", text);
+  else setStatus("off", OFF_MESSAGE);
+  timing.stop();
+  rollUp.dropInterim();
+  updateTextTrack();
+  if (timing.idle) clearAfter(STOPPED_CLEAR_MS);
+}
+
+// --- On the picture ----------------------------------------------------------------------------
+
+function clearAfter(ms) {
+  clearTimeout(clearTimer);
+  clearTimer = setTimeout(() => {
+    rollUp.clear();
+    updateTextTrack();
+  }, ms);
+}
+
+// Keep the words up while they are being said on the picture, then a few seconds more.
+function holdFor(caption, late) {
+  const spoken = caption.spoken_until - caption.spoken_at;
+  const duration = Number.isFinite(spoken) ? Math.min(Math.max(spoken, 0), MAX_DURATION_MS) : 0;
+  const hold = Math.max(0, duration - late) + SILENCE_CLEAR_MS;
+  clearAfter(captioning ? hold : Math.min(hold, STOPPED_CLEAR_MS));
+}
+
+function updateTextTrack() {
+  if (textTrack) textTrack.show(rollUp.current.final, rollUp.current.interim);
+}
+
+function announce(text) {
+  if (!settings.get("shown")) return;
+  const entry = document.createElement("p");
+  entry.textContent = text;
+  announcer.append(entry);
+  while (announcer.childElementCount > ANNOUNCED_KEPT) announcer.firstElementChild.remove();
+}
+
+function drawFinal(caption, shown) {
+  rollUp.final(caption.text);
+  updateTextTrack();
+  announce(caption.text);
+  holdFor(caption, shown.late);
+  const timingLog = window.__captionsTiming;
+  timingLog.push({
+    seq: caption.seq,
+    spoken_at: caption.spoken_at ?? null,
+    shown_at_picture_utc: shown.picture,
+    shown_at_wall: Date.now(),
+  });
+  if (timingLog.length > TIMING_KEPT) timingLog.shift();
+}
+
+function drawInterim(caption, shown) {
+  rollUp.interim(caption.text);
+  updateTextTrack();
+  holdFor(caption, shown.late);
+}
+
+const timing = new CaptionTiming({
+  immediate: () => settings.get("immediate"),
+  onFinal: drawFinal,
+  onInterim: drawInterim,
+});
+
+// --- The transcript panel ---------------------------------------------------------------------
+
 function formatTime(seconds) {
   const s = Math.max(0, Math.floor(seconds));
-  const m = Math.floor(s / 60);
-  return `${m}:${String(s % 60).padStart(2, "0")}`;
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const mm = h ? String(m).padStart(2, "0") : String(m);
+  return `${h ? `${h}:` : ""}${mm}:${String(s % 60).padStart(2, "0")}`;
 }
 
 function nearBottom() {
@@ -56,58 +159,32 @@ function addToTranscript(caption) {
   }
 }
 
-function addFinal(caption) {
-  if (seen.has(caption.seq)) return;
-  seen.add(caption.seq);
-  lastSeq = Math.max(lastSeq, caption.seq);
-  addToTranscript(caption);
-}
+// --- Finals in order, from the socket ---------------------------------------------------------
 
-function showFinal(caption) {
-  box.dataset.active = "";
-  finalLine.textContent = caption.text;
-  interimLine.textContent = "";
-}
+const finals = new FinalsInOrder({
+  onFinal(caption, origin) {
+    addToTranscript(caption);
+    // What was said before the page opened is in the transcript, not on the picture.
+    if (origin !== "history") timing.final(caption, origin);
+  },
+  onGap() {
+    socket.reopen(); // with ?after=<the last final in order>: the record fills the gap
+  },
+});
 
 function onCaption(message) {
-  if (!message.is_final) {
-    box.dataset.active = "";
-    interimLine.textContent = message.text;
-    return;
-  }
-  if (message.seq <= lastSeq) return; // already have it
-  if (message.seq > lastSeq + 1 && lastSeq > 0) {
-    // A final went missing on the way (slow connection, server restart): fetch from the record.
-    socket.reopen();
-    return;
-  }
-  addFinal(message);
-  showFinal(message);
-}
-
-function onStatus(message) {
-  captioning = message.captioning;
-  const text = message.message || "";
-  if (message.captioning) {
-    setStatus("on", text || "Captions on");
-  } else if (text.includes("unavailable")) {
-    setStatus("unavailable", text);
-  } else if (text) {
-    setStatus("paused", text);
-  } else {
-    setStatus("off", "Captions will start when the captioner begins.");
-  }
-  if (!message.captioning) interimLine.textContent = "";
+  timing.arrived(message);
+  if (message.is_final) finals.live(message);
+  else timing.interimCaption(message);
 }
 
 function onHistory(message) {
-  const captions = message.captions || [];
-  for (const caption of captions) addFinal(caption);
-  if (captions.length && !finalLine.textContent) showFinal(captions[captions.length - 1]);
+  finals.history(message.captions || [], firstHistory ? "history" : "recovered");
+  firstHistory = false;
 }
 
 const socket = new ReconnectingSocket({
-  url: () => socketUrl(lastSeq > 0 ? `${config.captions}?after=${lastSeq}` : config.captions),
+  url: () => socketUrl(firstHistory ? config.captions : `${config.captions}?after=${finals.lastSeq}`),
   onMessage(event) {
     let message;
     try {
@@ -132,41 +209,18 @@ const socket = new ReconnectingSocket({
   },
 });
 
-function applySize(size) {
-  box.dataset.size = size;
-  sizeSelect.value = size;
-}
+// --- CC and the settings -------------------------------------------------------------------------
 
 function applyShown(shown) {
-  box.hidden = !shown;
+  overlay.hidden = !shown;
   ccToggle.setAttribute("aria-pressed", String(shown));
+  if (textTrack) textTrack.setEnabled(shown);
 }
 
-function restorePreferences() {
-  try {
-    applySize(localStorage.getItem(SIZE_KEY) || "medium");
-    applyShown(localStorage.getItem(SHOWN_KEY) !== "false");
-  } catch {
-    applySize("medium");
-  }
-}
-
-function remember(key, value) {
-  try {
-    localStorage.setItem(key, value);
-  } catch {
-    // Private mode: the choice lasts for this page only.
-  }
-}
-
-sizeSelect.addEventListener("change", () => {
-  applySize(sizeSelect.value);
-  remember(SIZE_KEY, sizeSelect.value);
-});
-ccToggle.addEventListener("click", () => {
-  const shown = box.hidden;
-  applyShown(shown);
-  remember(SHOWN_KEY, String(shown));
+ccToggle.addEventListener("click", () => settings.set("shown", !settings.get("shown")));
+settings.onChange((values) => {
+  applyShown(values.shown);
+  timing.run(); // "as soon as they arrive" may have changed
 });
 list.addEventListener("scroll", () => {
   if (nearBottom()) jumpButton.hidden = true;
@@ -176,7 +230,14 @@ jumpButton.addEventListener("click", () => {
   jumpButton.hidden = true;
 });
 
-restorePreferences();
+applyShown(settings.get("shown"));
 setStatus("connecting", "Connecting to captions…");
 socket.open();
-window.liveCaptions = { get lastSeq() { return lastSeq; }, get captioning() { return captioning; } };
+window.liveCaptions = {
+  get lastSeq() {
+    return finals.lastSeq;
+  },
+  get captioning() {
+    return captioning;
+  },
+};

@@ -1,4 +1,5 @@
-// AudioWorklet: the microphone → 16 kHz mono signed 16-bit PCM, in frames of about 100 ms.
+// AudioWorklet: the microphone → 16 kHz mono signed 16-bit PCM, in frames of about 100 ms,
+// each with the audio context time (s) at which its first sample entered the graph.
 //
 // Resampling uses a windowed-sinc low-pass interpolator (Blackman window, 32 taps, cut off
 // just under the new Nyquist frequency), evaluated at each output instant: no aliasing from
@@ -32,6 +33,7 @@ class PcmProcessor extends AudioWorkletProcessor {
     this.frame = new Int16Array(FRAME_SAMPLES);
     this.filled = 0;
     this.sumSquares = 0;
+    this.frameTime = 0;
   }
 
   kernel(distance) {
@@ -49,7 +51,7 @@ class PcmProcessor extends AudioWorkletProcessor {
     if (this.filled === FRAME_SAMPLES) {
       const level = Math.sqrt(this.sumSquares / FRAME_SAMPLES);
       const pcm = this.frame.buffer;
-      this.port.postMessage({ pcm, level }, [pcm]);
+      this.port.postMessage({ pcm, level, time: this.frameTime }, [pcm]);
       this.frame = new Int16Array(FRAME_SAMPLES);
       this.filled = 0;
       this.sumSquares = 0;
@@ -69,7 +71,11 @@ class PcmProcessor extends AudioWorkletProcessor {
     buffer.set(this.history);
     buffer.set(mono, this.history.length);
 
+    // currentTime is the context time of this block's first sample, which sits after the
+    // history in the buffer.
+    const historyLength = this.history.length;
     while (this.position + HALF_TAPS < buffer.length) {
+      if (this.filled === 0) this.frameTime = currentTime + (this.position - historyLength) / sampleRate;
       const center = Math.floor(this.position);
       let sum = 0;
       for (let k = center - HALF_TAPS + 1; k <= center + HALF_TAPS; k += 1) {

@@ -1,60 +1,101 @@
 // The player page: plays the stream with the IVS Web Player SDK, falling back to hls.js
-// (or native HLS on Safari) when the SDK cannot load or does not support this browser.
+// (or native HLS on Safari) when the SDK cannot load or does not support this browser; says
+// truthfully what state it is in, and retries until the stream plays.
+
+import { Backoff } from "./backoff.js";
+import { startControls } from "./controls.js";
+import { hlsJsClock, ivsClock, nativeClock, setSource } from "./picture-clock.js";
 
 const config = JSON.parse(document.getElementById("player-config").textContent);
 const video = document.getElementById("video");
 const stateBox = document.getElementById("player-state");
 const stateText = document.getElementById("player-state-text");
-const unmuteButton = document.getElementById("unmute");
+const retryLine = document.getElementById("player-retry");
+const retryButton = document.getElementById("retry-now");
 
 const SCRIPT_TIMEOUT_MS = 10000;
-const RETRY_MIN_S = 2;
-const RETRY_MAX_S = 30;
+const RETRY_MAX_VISIBLE_S = 10; // while the viewer can see the page; 60 s in a background tab
 
 const MESSAGES = {
   loading: "Loading the player…",
-  buffering: "Buffering…",
+  buffering: "",
   playing: "",
-  offline: "The stream is offline. It will start here as soon as it goes live.",
+  offline: "Not live yet — we'll start playing when the stream begins.",
+  stopped: "The stream has stopped — we'll start playing again when it's back.",
+  reconnecting: "Connection lost — reconnecting…",
+  unreachable: "Can't reach the video — trying again…",
+  "no-network": "You're offline — we'll reconnect when your connection is back.",
+  full: "The stream is full right now — trying again…",
   blocked: "Tap to start the video.",
   error: "The video could not be played.",
 };
+// States in which the player keeps trying by itself.
+const RETRYING = new Set(["offline", "stopped", "reconnecting", "unreachable", "no-network", "full"]);
 
-let retryDelay = RETRY_MIN_S;
+let hasPlayed = false;
+const backoff = new Backoff({ first: 2, maxVisible: RETRY_MAX_VISIBLE_S, maxHidden: 60 });
+let retryAt = 0;
 let retryTimer = null;
 let countdownTimer = null;
+let reload = null; // the engine's way to try again
 
-function showState(state, detail = "") {
+// The status line is a live region: it changes only when the state does, never for a countdown.
+function showState(state, message = MESSAGES[state] ?? "") {
   stateBox.dataset.state = state;
   document.body.dataset.playerState = state;
-  stateText.textContent = detail || MESSAGES[state] || "";
+  if (stateText.textContent !== message) stateText.textContent = message;
+  retryButton.hidden = !RETRYING.has(state);
+  if (!RETRYING.has(state)) cancelRetry();
 }
 
-function scheduleRetry(state, detail, reload) {
+function cancelRetry() {
   clearTimeout(retryTimer);
   clearInterval(countdownTimer);
-  const delay = Math.round(retryDelay * (0.8 + Math.random() * 0.4));
-  retryDelay = Math.min(retryDelay * 2, RETRY_MAX_S);
-  let remaining = delay;
-  const render = () => showState(state, `${detail} Retrying in ${remaining} s…`);
-  render();
-  countdownTimer = setInterval(() => {
-    remaining -= 1;
-    if (remaining > 0) render();
-  }, 1000);
-  retryTimer = setTimeout(() => {
-    clearInterval(countdownTimer);
-    showState("loading", "Reconnecting…");
-    reload();
-  }, delay * 1000);
+  retryTimer = null;
+  retryLine.textContent = "";
+  delete stateBox.dataset.busy;
+}
+
+function renderCountdown() {
+  const seconds = Math.max(1, Math.ceil((retryAt - Date.now()) / 1000));
+  retryLine.textContent = `Trying again in ${seconds} s`;
+}
+
+/** Say why the video is not playing, and try again after a backoff capped at 10 s. */
+function retryLater(state) {
+  showState(state);
+  cancelRetry();
+  const delay = backoff.next();
+  retryAt = Date.now() + delay * 1000;
+  renderCountdown();
+  countdownTimer = setInterval(renderCountdown, 1000);
+  retryTimer = setTimeout(retryNow, delay * 1000);
+}
+
+function retryNow() {
+  cancelRetry();
+  if (!reload) return;
+  // Keep saying what is true while the attempt runs: a spinner, not a new message.
+  stateBox.dataset.busy = "";
+  document.body.dataset.playerAttempts = String(Number(document.body.dataset.playerAttempts || 0) + 1);
+  reload();
+}
+
+/** A failure that is not the stream being offline: lost, unreachable, or no network at all. */
+function connectionTrouble() {
+  if (!navigator.onLine) return "no-network";
+  return hasPlayed ? "reconnecting" : "unreachable";
+}
+
+function offline() {
+  return hasPlayed ? "stopped" : "offline";
 }
 
 function playing() {
-  retryDelay = RETRY_MIN_S;
-  clearTimeout(retryTimer);
-  clearInterval(countdownTimer);
+  hasPlayed = true;
+  backoff.reset();
+  cancelRetry();
   showState("playing");
-  unmuteButton.hidden = !video.muted;
 }
 
 function loadScript(src) {
@@ -88,13 +129,42 @@ function tryPlay() {
 
 function watchVideoElement() {
   video.addEventListener("playing", playing);
-  video.addEventListener("waiting", () => showState("buffering"));
-  video.addEventListener("volumechange", () => {
-    unmuteButton.hidden = !video.muted;
+  video.addEventListener("waiting", () => {
+    if (stateBox.dataset.state === "playing") showState("buffering");
   });
-  stateBox.addEventListener("click", () => {
-    if (stateBox.dataset.state === "blocked") tryPlay();
+  stateBox.addEventListener("click", (event) => {
+    if (stateBox.dataset.state === "blocked" && event.target !== retryButton) tryPlay();
   });
+  retryButton.addEventListener("click", retryNow);
+  window.addEventListener("online", () => {
+    if (retryTimer !== null) retryNow();
+  });
+  document.addEventListener("visibilitychange", () => {
+    // Back in view with a long wait ahead (it grew while hidden): try now.
+    if (!document.hidden && retryTimer !== null && retryAt - Date.now() > RETRY_MAX_VISIBLE_S * 1000) {
+      retryNow();
+    }
+  });
+}
+
+// Each engine gives the controls the same small interface.
+function videoElementEngine(name, jumpToLive) {
+  return {
+    name,
+    video,
+    play: tryPlay,
+    pause: () => video.pause(),
+    paused: () => video.paused,
+    muted: () => video.muted,
+    setMuted: (muted) => {
+      video.muted = muted;
+    },
+    volume: () => video.volume,
+    setVolume: (volume) => {
+      video.volume = volume;
+    },
+    jumpToLive,
+  };
 }
 
 function startIvs() {
@@ -109,42 +179,55 @@ function startIvs() {
   player.attachHTMLVideoElement(video);
   player.setAutoplay(true);
   player.setMuted(true);
+  const clock = ivsClock(player, PlayerEventType.SYNC_TIME_UPDATE);
+  setSource(clock);
   const load = () => {
+    clock.reset();
     player.load(config.playbackUrl);
     player.play();
   };
+  reload = load;
   player.addEventListener(PlayerState.PLAYING, playing);
-  player.addEventListener(PlayerState.BUFFERING, () => showState("buffering"));
-  player.addEventListener(PlayerState.ENDED, () =>
-    scheduleRetry("offline", "The stream has ended.", load),
-  );
+  player.addEventListener(PlayerState.BUFFERING, () => {
+    if (hasPlayed && stateBox.dataset.state === "playing") showState("buffering");
+  });
+  player.addEventListener(PlayerState.ENDED, () => retryLater(offline()));
   player.addEventListener(PlayerEventType.ERROR, (error) => {
-    if (error && error.code === 404) {
-      scheduleRetry("offline", MESSAGES.offline, load);
-    } else if (error && error.code === 429) {
-      scheduleRetry("error", "The stream is full right now.", load);
-    } else if (error && error.code === 403) {
-      scheduleRetry("error", "This stream is not available to this player.", load);
-    } else {
-      scheduleRetry("error", "The video connection was interrupted.", load);
-    }
+    const code = error && error.code;
+    if (code === 404) retryLater(offline());
+    else if (code === 429) retryLater("full");
+    else if (code === 403) showState("error", "This stream is not available to this player.");
+    else retryLater(connectionTrouble());
+  });
+  player.addEventListener(PlayerEventType.NETWORK_UNAVAILABLE, () => {
+    if (!navigator.onLine) showState("no-network");
   });
   player.addEventListener(PlayerEventType.PLAYBACK_BLOCKED, () => showState("blocked"));
-  unmuteButton.addEventListener("click", () => {
-    player.setMuted(false);
-    unmuteButton.hidden = true;
-  });
   load();
-  return player;
+  return {
+    ...videoElementEngine("ivs"),
+    play: () => player.play(),
+    pause: () => player.pause(),
+    paused: () => player.isPaused(),
+    muted: () => player.isMuted(),
+    setMuted: (muted) => player.setMuted(muted),
+    volume: () => player.getVolume(),
+    setVolume: (volume) => player.setVolume(volume),
+    latencySeconds: () => player.getLiveLatency(),
+    // The SDK plays from the live edge when it loads.
+    jumpToLive: load,
+  };
 }
 
 function startHlsJs() {
   const { Hls } = window;
   const hls = new Hls({ lowLatencyMode: true, enableWorker: true });
+  setSource(hlsJsClock(hls));
   const load = () => {
     hls.loadSource(config.playbackUrl);
     hls.startLoad();
   };
+  reload = load;
   hls.on(Hls.Events.MANIFEST_PARSED, tryPlay);
   hls.on(Hls.Events.ERROR, (_event, data) => {
     if (!data.fatal) return;
@@ -154,62 +237,70 @@ function startHlsJs() {
     }
     const status = data.response && data.response.code;
     hls.stopLoad();
-    if (status === 404) {
-      scheduleRetry("offline", MESSAGES.offline, load);
-    } else {
-      scheduleRetry("error", "The video connection was interrupted.", load);
-    }
+    retryLater(status === 404 || status === 410 ? offline() : connectionTrouble());
   });
   hls.attachMedia(video);
   hls.loadSource(config.playbackUrl);
-  unmuteButton.addEventListener("click", () => {
-    video.muted = false;
-  });
-  return hls;
+  return {
+    ...videoElementEngine("hls.js", () => {
+      const live = hls.liveSyncPosition;
+      if (Number.isFinite(live)) video.currentTime = live;
+      tryPlay();
+    }),
+    latencySeconds: () => hls.latency,
+  };
 }
 
 function startNative() {
+  setSource(nativeClock(video));
   const load = () => {
     video.src = config.playbackUrl;
     tryPlay();
   };
-  video.addEventListener("error", () => scheduleRetry("offline", MESSAGES.offline, load));
-  unmuteButton.addEventListener("click", () => {
-    video.muted = false;
-  });
+  reload = load;
+  video.addEventListener("error", () => retryLater(hasPlayed ? connectionTrouble() : offline()));
   load();
+  return {
+    ...videoElementEngine("native", () => {
+      const ranges = video.seekable;
+      if (ranges.length) video.currentTime = ranges.end(ranges.length - 1);
+      tryPlay();
+    }),
+    latencySeconds: () => {
+      const ranges = video.seekable;
+      return ranges.length ? ranges.end(ranges.length - 1) - video.currentTime : null;
+    },
+  };
 }
 
-async function start() {
-  watchVideoElement();
-  showState("loading");
+async function chooseEngine() {
   try {
     await loadScript(config.ivs.script);
-    if (window.IVSPlayer && window.IVSPlayer.isPlayerSupported) {
-      startIvs();
-      document.body.dataset.playerEngine = "ivs";
-      return;
-    }
+    if (window.IVSPlayer && window.IVSPlayer.isPlayerSupported) return startIvs();
   } catch (error) {
     console.warn("IVS player unavailable, falling back:", error.message);
   }
   // hls.js wherever Media Source Extensions exist; native HLS otherwise (Safari on iPhone).
   try {
     await loadScript(config.hlsJs);
-    if (window.Hls && window.Hls.isSupported()) {
-      startHlsJs();
-      document.body.dataset.playerEngine = "hls.js";
-      return;
-    }
+    if (window.Hls && window.Hls.isSupported()) return startHlsJs();
   } catch (error) {
     console.warn("hls.js unavailable:", error.message);
   }
-  if (video.canPlayType("application/vnd.apple.mpegurl")) {
-    startNative();
-    document.body.dataset.playerEngine = "native";
+  if (video.canPlayType("application/vnd.apple.mpegurl")) return startNative();
+  return null;
+}
+
+async function start() {
+  watchVideoElement();
+  showState("loading");
+  const engine = await chooseEngine();
+  if (!engine) {
+    showState("error", "This browser cannot play the stream. Try a current Chrome, Firefox or Safari.");
     return;
   }
-  showState("error", "This browser cannot play the stream. Try a current Chrome, Firefox or Safari.");
+  document.body.dataset.playerEngine = engine.name;
+  startControls(engine);
 }
 
 start();

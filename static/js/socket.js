@@ -1,4 +1,7 @@
-// A websocket that reconnects with jittered exponential backoff.
+// A websocket that reconnects with jittered exponential backoff: at most 10 s between tries
+// while the page is in view, 30 s in a background tab.
+
+import { Backoff } from "./backoff.js";
 
 export function socketUrl(path) {
   const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
@@ -10,7 +13,7 @@ export class ReconnectingSocket {
   // shouldRetry(event) -> bool, binaryType
   constructor(options) {
     this.options = options;
-    this.delay = 1;
+    this.backoff = new Backoff({ first: 1, maxVisible: 10, maxHidden: 30, jitter: 0.3 });
     this.stopped = false;
     this.ws = null;
     this.timer = null;
@@ -22,18 +25,19 @@ export class ReconnectingSocket {
     if (this.options.binaryType) ws.binaryType = this.options.binaryType;
     this.ws = ws;
     ws.addEventListener("open", () => {
-      this.delay = 1;
+      this.backoff.reset();
       if (this.options.onOpen) this.options.onOpen(ws);
     });
-    ws.addEventListener("message", (event) => this.options.onMessage(event));
+    ws.addEventListener("message", (event) => {
+      if (this.ws === ws) this.options.onMessage(event); // not a socket being replaced
+    });
     ws.addEventListener("close", (event) => {
       if (this.ws !== ws) return;
       const retry = !this.stopped && (!this.options.shouldRetry || this.options.shouldRetry(event));
-      const wait = Math.min(30, this.delay) * (0.7 + Math.random() * 0.6);
+      const wait = this.backoff.next();
       if (this.options.onClose) this.options.onClose(event, retry ? wait : null);
       if (retry) {
         this.timer = setTimeout(() => this.open(), wait * 1000);
-        this.delay = Math.min(30, this.delay * 2);
       }
     });
     return ws;
@@ -41,6 +45,7 @@ export class ReconnectingSocket {
 
   // Close now and open again at once (e.g. to resync after a gap).
   reopen() {
+    clearTimeout(this.timer);
     const old = this.ws;
     this.ws = null;
     if (old) old.close();

@@ -13,6 +13,7 @@ ENGINES = [
     pytest.param("hls.js", {"IVS_PLAYER_SCRIPT_URL": IVS_UNREACHABLE}, id="hls.js"),
 ]
 SCREENSHOTS = {"ivs": "player-ivs", "hls.js": "player-hlsjs"}
+NOT_LIVE = "Not live yet — we'll start playing when the stream begins."
 
 
 def body_data(page, name: str) -> str | None:
@@ -51,25 +52,46 @@ def test_a_stream_that_is_not_live_shows_offline_and_retries(
     assert body_data(page, "playerEngine") == engine
     message = page.locator("#player-state-text")
     assert message.is_visible()
-    assert re.fullmatch(r"The stream is offline\..* Retrying in \d+ s…", message.inner_text())
-    assert page.locator("#player-state").is_visible()
+    assert message.inner_text() == NOT_LIVE
+    assert re.fullmatch(r"Trying again in \d+ s", page.locator("#player-retry").inner_text())
+    assert page.get_by_role("button", name="Retry now").is_visible()
     screenshot(page, f"player-offline-{SCREENSHOTS[engine].removeprefix('player-')}")
-    # The countdown runs out, the player asks again, and the page says it is offline again.
+    # The wait runs out, the player asks again, and the page still says it is not live: the
+    # words in the status region stay as they are (no countdown, no flicker to "loading").
     page.evaluate(
         """() => {
-          window.playerStates = [];
-          new MutationObserver(() => {
-            const state = document.body.dataset.playerState;
-            if (state !== window.playerStates.at(-1)) window.playerStates.push(state);
-          }).observe(document.body, {attributes: true, attributeFilter: ["data-player-state"]});
+          window.stateTexts = [];
+          const text = document.getElementById("player-state-text");
+          new MutationObserver(() => window.stateTexts.push(text.textContent))
+            .observe(text, {childList: true, characterData: true, subtree: true});
         }"""
     )
     asked = hls_server.requests.count("/missing/index.m3u8")
     page.wait_for_function(
-        "() => window.playerStates.join().includes('loading,offline')", timeout=10_000
+        "() => Number(document.body.dataset.playerAttempts) >= 1", timeout=15_000
+    )
+    page.wait_for_function(
+        "() => document.body.dataset.playerState === 'offline'"
+        " && !document.getElementById('player-state').hasAttribute('data-busy')",
+        timeout=15_000,
     )
     assert hls_server.requests.count("/missing/index.m3u8") > asked
-    assert re.fullmatch(r"The stream is offline\..* Retrying in \d+ s…", message.inner_text())
+    assert message.inner_text() == NOT_LIVE
+    assert page.evaluate("window.stateTexts") == []
+
+    # "Retry now" asks at once.
+    asked = hls_server.requests.count("/missing/index.m3u8")
+    attempts = int(body_data(page, "playerAttempts"))
+    page.get_by_role("button", name="Retry now").click()
+    page.wait_for_function(
+        "n => Number(document.body.dataset.playerAttempts) > n", arg=attempts, timeout=5_000
+    )
+    page.wait_for_function(
+        "() => !document.getElementById('player-state').hasAttribute('data-busy')",
+        timeout=15_000,
+    )
+    assert hls_server.requests.count("/missing/index.m3u8") > asked
+    assert message.inner_text() == NOT_LIVE
 
 
 def test_a_wrong_code_is_refused_on_the_entry_page(site, page, hls_stream, screenshot):
@@ -138,16 +160,21 @@ def test_caption_size_is_remembered_and_cc_hides_captions(site, page, hls_stream
     enter_code(page, site, stream.viewer_code)
     captions = page.locator("#captions")
     assert captions.get_attribute("data-size") == "medium"
+    page.get_by_role("button", name="Caption settings").click()
     page.get_by_label("Caption size").select_option("large")
-    page.get_by_role("button", name="CC").click()
+    page.get_by_role("button", name="Done").click()
+    cc = page.get_by_role("button", name="Captions", exact=True)
+    cc.click()
     assert captions.is_hidden()
-    assert page.get_by_role("button", name="CC").get_attribute("aria-pressed") == "false"
+    assert cc.get_attribute("aria-pressed") == "false"
 
     page.reload()
     assert page.locator("#caption-size").input_value() == "large"
     assert captions.get_attribute("data-size") == "large"
     assert captions.is_hidden()
-    page.get_by_role("button", name="CC").click()
+    cc.click()
     assert captions.is_visible()
     page.wait_for_function("() => document.body.dataset.captionsState === 'off'")
-    assert "Captions will start" in page.locator("#captions-status").text_content()
+    assert page.locator("#captions-status").text_content() == (
+        "No captions right now — they'll appear when captioning starts."
+    )
