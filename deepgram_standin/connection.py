@@ -234,6 +234,8 @@ class Connection:
                     self.in_flight = None
                     self.outbound.task_done()
                 self.record.sent.append(out.kind)
+                if self.server.keep_frames:
+                    self.record.frames.append(out.text)
                 if out.final is not None:
                     self._sent_final(out)
                 self.server.notify()

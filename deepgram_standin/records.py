@@ -52,6 +52,7 @@ class ConnectionRecord:
     empty_frames: int = 0
     finals: list[SentFinal] = field(default_factory=list)
     sent: list[str] = field(default_factory=list)  # the ``type`` of every message sent
+    frames: list[str | bytes] = field(default_factory=list)  # every frame sent, if kept
     # (time.monotonic(), audio bytes read so far) after every audio frame read
     intake: list[tuple[float, int]] = field(default_factory=list)
     held_back_seconds: float = 0.0  # time spent not reading: the client was ahead of the cap

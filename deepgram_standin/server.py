@@ -44,6 +44,7 @@ class DeepgramStandin:
         silence_rms: float = 200.0,
         extras: bool = False,
         keepalive_needs_audio: bool = True,
+        keep_frames: bool = False,
         on_final: Callable[[SentFinal], None] | None = None,
         on_audio: Callable[[int, bytes], None] | None = None,
     ) -> None:
@@ -70,6 +71,7 @@ class DeepgramStandin:
         self.silence_rms = silence_rms
         self.extras = extras
         self.keepalive_needs_audio = keepalive_needs_audio
+        self.keep_frames = keep_frames  # every frame sent, in ConnectionRecord.frames
         self.on_final = on_final
         self.on_audio = on_audio
 
