@@ -19,9 +19,13 @@ export class RollUp {
     this.text = text;
     this.finalElement = final;
     this.interimElement = interim;
-    this.finals = "";
+    this.segments = []; // the finals on screen: { seq, text }, oldest first
     this.interimText = "";
     this.reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)");
+  }
+
+  get finals() {
+    return this.segments.map((segment) => segment.text).filter(Boolean).join(" ");
   }
 
   /** What is on screen now: the finals kept and the interim, for the text track. */
@@ -33,10 +37,24 @@ export class RollUp {
     return !this.finals && !this.interimText;
   }
 
-  final(text) {
-    this.finals = tail(this.finals ? `${this.finals} ${text}` : text, KEEP_CHARS);
+  final(seq, text) {
+    this.segments.push({ seq, text });
+    // Keep what can fill two lines, no more.
+    let length = this.finals.length;
+    while (this.segments.length > 1 && length - this.segments[0].text.length > KEEP_CHARS) {
+      length -= this.segments.shift().text.length + 1;
+    }
     this.interimText = "";
     this.render();
+  }
+
+  /** Staff corrected (or removed, with empty text) a final: replace it if it is on screen. */
+  correct(seq, text) {
+    const segment = this.segments.find((s) => s.seq === seq);
+    if (!segment) return false;
+    segment.text = text;
+    this.render({ roll: false });
+    return true;
   }
 
   interim(text) {
@@ -52,18 +70,18 @@ export class RollUp {
   }
 
   clear() {
-    this.finals = "";
+    this.segments = [];
     this.interimText = "";
-    this.render();
+    this.render({ roll: false });
   }
 
-  render() {
+  render({ roll = true } = {}) {
     const before = this.text.offsetHeight;
-    this.finalElement.textContent = this.finals;
+    this.finalElement.textContent = tail(this.finals, KEEP_CHARS);
     const interim = this.interimText ? tail(this.interimText, KEEP_CHARS) : "";
     this.interimElement.textContent = this.finals && interim ? ` ${interim}` : interim;
     this.window.toggleAttribute("data-empty", this.empty);
-    this.roll(before);
+    if (roll) this.roll(before);
   }
 
   // A new line pushes the others up: slide them up by that line rather than jump.

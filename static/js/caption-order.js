@@ -89,9 +89,9 @@ export class FinalsInOrder {
     }, this.gapRetry);
   }
 
-  /** Forget what waits (e.g. the socket is reopened from lastSeq, which refetches it). */
-  reset() {
-    clearTimeout(this.gapTimer);
-    this.gapTimer = null;
+  /** Staff corrected a final that has not been delivered yet: deliver the corrected one. */
+  correct(seq, text, removed) {
+    const waiting = this.waiting.get(seq);
+    if (waiting) this.waiting.set(seq, { ...waiting, text, removed });
   }
 }

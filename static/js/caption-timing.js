@@ -46,6 +46,13 @@ export class CaptionTiming {
     this.run();
   }
 
+  /** Staff corrected a final still waiting to be shown. */
+  correct(seq, text, removed) {
+    for (const item of this.finals) {
+      if (item.caption.seq === seq) item.caption = { ...item.caption, text, removed };
+    }
+  }
+
   /** Captioning stopped: an interim still waiting will never be finished; drop it. */
   stop() {
     this.interim = null;

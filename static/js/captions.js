@@ -100,7 +100,8 @@ function announce(text) {
 }
 
 function drawFinal(caption, shown) {
-  rollUp.final(caption.text);
+  if (caption.removed || !caption.text) return;
+  rollUp.final(caption.seq, caption.text);
   updateTextTrack();
   announce(caption.text);
   holdFor(caption, shown.late);
@@ -163,6 +164,7 @@ function addToTranscript(caption) {
 
 const finals = new FinalsInOrder({
   onFinal(caption, origin) {
+    if (caption.removed) return; // staff took it out: its seq stays taken, with no words
     addToTranscript(caption);
     // What was said before the page opened is in the transcript, not on the picture.
     if (origin !== "history") timing.final(caption, origin);
@@ -176,6 +178,19 @@ function onCaption(message) {
   timing.arrived(message);
   if (message.is_final) finals.live(message);
   else timing.interimCaption(message);
+}
+
+// Staff corrected or removed a final: replace it wherever the page shows it.
+function onCorrection(message) {
+  const seq = Number(message.seq);
+  const removed = Boolean(message.removed);
+  const text = removed ? "" : String(message.text ?? "");
+  const item = [...list.children].find((li) => Number(li.dataset.seq) === seq);
+  if (item && removed) item.remove();
+  else if (item) item.querySelector(".transcript-text").textContent = text;
+  finals.correct(seq, text, removed);
+  timing.correct(seq, text, removed);
+  if (rollUp.correct(seq, text)) updateTextTrack();
 }
 
 function onHistory(message) {
@@ -195,6 +210,7 @@ const socket = new ReconnectingSocket({
     if (message.type === "history") onHistory(message);
     else if (message.type === "caption") onCaption(message);
     else if (message.type === "status") onStatus(message);
+    else if (message.type === "correction") onCorrection(message);
   },
   shouldRetry(event) {
     return event.code !== 4403;

@@ -163,9 +163,19 @@ def test_a_captioners_speech_reaches_a_viewer_as_captions(
     captioner.wait_for_function(
         "() => document.body.dataset.captionerState === 'stopped'", timeout=15_000
     )
+    viewer.wait_for_function("() => document.body.dataset.captionsState === 'off'", timeout=10_000)
+    # Captions leave the picture once captioning stops.
     viewer.wait_for_function(
-        "() => document.body.dataset.captionsState === 'paused'", timeout=10_000
+        "() => document.getElementById('caption-window').hasAttribute('data-empty')",
+        timeout=10_000,
     )
+    # Someone who arrives now is told the same as those who saw captioning stop.
+    late = new_page()
+    enter_code(late, site, stream.viewer_code)
+    late.wait_for_function("() => document.body.dataset.captionsState === 'off'")
+    said = viewer.locator("#captions-status").text_content()
+    assert late.locator("#captions-status").text_content() == said
+    assert said == "No captions right now — they'll appear when captioning starts."
 
     # The speech service's key reached no page, script, socket message or log line.
     pages = [viewer.content(), captioner.content()]
