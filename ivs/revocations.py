@@ -94,8 +94,9 @@ def _claim(pk: int, now: datetime) -> bool:
     )
 
 
-def send(grant: PlaybackGrant) -> None:
+def send(grant: PlaybackGrant, now: datetime | None = None) -> None:
     """One attempt at revoking ``grant`` at IVS; the outcome is saved on the row."""
+    now = now or timezone.now()
     grant.attempts += 1
     try:
         client.start_viewer_session_revocation(
@@ -104,7 +105,7 @@ def send(grant: PlaybackGrant) -> None:
     except client.IvsCallFailed as error:
         grant.last_error = str(error)[:2000]
         if error.retryable and grant.attempts < settings.IVS_REVOCATION_MAX_ATTEMPTS:
-            grant.next_attempt_at = timezone.now() + timedelta(seconds=backoff(grant.attempts))
+            grant.next_attempt_at = now + timedelta(seconds=backoff(grant.attempts))
             logger.warning(
                 "IVS revocation of viewer %s: attempt %d failed, retrying: %s",
                 grant.viewer_id,
@@ -123,7 +124,7 @@ def send(grant: PlaybackGrant) -> None:
             )
     else:
         grant.revocation = Revocation.DONE
-        grant.revoked_at = timezone.now()
+        grant.revoked_at = now
         grant.next_attempt_at = None
         grant.last_error = ""
         logger.info("IVS revoked viewer %s on %s", grant.viewer_id, grant.channel_arn)
@@ -143,7 +144,7 @@ def process_due(now: datetime | None = None, limit: int = 500) -> int:
     attempted = 0
     for pk in due:
         if _claim(pk, now):
-            send(PlaybackGrant.objects.get(pk=pk))
+            send(PlaybackGrant.objects.get(pk=pk), now)
             attempted += 1
     return attempted
 
@@ -166,6 +167,7 @@ def seconds_until_next(now: datetime | None = None) -> float | None:
 _lock = threading.Lock()
 _wake = threading.Event()
 _thread: threading.Thread | None = None
+_thread_done = threading.Event()  # set whenever the worker thread has ended
 IDLE_CHECK_SECONDS = 30.0
 
 
@@ -177,6 +179,7 @@ def kick() -> None:
     with _lock:
         _wake.set()
         if _thread is None:
+            _thread_done.clear()
             _thread = threading.Thread(target=_run, name="ivs-revocations", daemon=True)
             _thread.start()
 
@@ -203,3 +206,4 @@ def _run() -> None:
         with _lock:
             if _thread is threading.current_thread():
                 _thread = None
+            _thread_done.set()

@@ -66,7 +66,7 @@ class ControlHandler(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         operation = self.path.strip("/").split("?")[0]
         headers = {name.lower(): value for name, value in self.headers.items()}
-        region, access_key, status = "", "", 200
+        region, access_key = "", ""
         try:
             signed = sigv4.verify(
                 "POST", self.path.split("?")[0], "", headers, body, self.state.credentials, "ivs"
@@ -74,6 +74,7 @@ class ControlHandler(BaseHTTPRequestHandler):
             region, access_key = signed.region, signed.access_key
             fault = self.state.take_fault(operation)
             if fault == "drop":
+                self._record(operation, body, region, access_key, 0)
                 self.close_connection = True
                 self.connection.shutdown(2)
                 return
@@ -85,18 +86,24 @@ class ControlHandler(BaseHTTPRequestHandler):
             payload = json.loads(body or b"{}")
             if not isinstance(payload, dict):
                 raise IvsError("ValidationException", "Body must be a JSON object")
-            result = handler(payload, region)
-            self._answer(200, result)
+            status, result, error_type = 200, handler(payload, region), ""
         except (sigv4.SignatureError, IvsError) as error:
-            status = STATUS.get(error.code, 400)
-            self._answer(status, {"exceptionMessage": str(error)}, error.code)
-        finally:
-            try:
-                recorded = json.loads(body or b"{}")
-            except ValueError:
-                recorded = {}
-            with self.state.lock:
-                self.state.calls.append(Call(operation, recorded, region, access_key, status))
+            status, result = STATUS.get(error.code, 400), {"exceptionMessage": str(error)}
+            error_type = error.code
+        except ValueError:
+            status, result = 400, {"exceptionMessage": "Body is not JSON"}
+            error_type = "ValidationException"
+        # Recorded before answering: once the caller has its answer, the record is there.
+        self._record(operation, body, region, access_key, status)
+        self._answer(status, result, error_type)
+
+    def _record(self, operation: str, body: bytes, region: str, key: str, status: int) -> None:
+        try:
+            recorded = json.loads(body or b"{}")
+        except ValueError:
+            recorded = {}
+        with self.state.lock:
+            self.state.calls.append(Call(operation, recorded, region, key, status))
 
     # --- operations ---
 
