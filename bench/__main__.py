@@ -13,6 +13,7 @@ import traceback
 from pathlib import Path
 
 from bench import machine, measure, report
+from bench.deepgram_server import bench_timing
 from bench.servers import CONFIGS, ROOT, raise_open_file_limit
 
 PARTS = ("bridge", "gate", "fanout", "soak")
@@ -101,7 +102,8 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict:
     results: dict = {
         "machine": machine.describe(),
         "options": {k: v for k, v in vars(args).items() if k not in ("configs",)}
-        | {"configs": [c.key for c in args.configs]},
+        | {"configs": [c.key for c in args.configs]}
+        | {"standin_timing": bench_timing(args.segment).describe()},
         "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "errors": [],
     }

@@ -1,13 +1,13 @@
-"""The Deepgram double (``deepgram_standin``) as the bench runs it, with two additions.
+"""The Deepgram stand-in (``deepgram_standin``) as the bench runs it: in fast timing, since
+the bench measures the site alone, with two additions through the stand-in's public hooks.
 
-- Every non-silent final says a new phrase (``bench <nonce> <n>``), topped up through the
-  double's public ``announce()``, so a caption a viewer receives can be matched to the final
-  that left the double. Each final's wall-clock send time (``SentFinal.sent_time``) is logged
-  to ``--finals-log``, one JSON line each, as the double's own CLI does.
-- The receive time of every audio frame is logged to ``--audio-log``: the frame's first
-  8 bytes (the bench's captioner stamps a frame id there) and ``time.time()`` when the double
-  read it. The double has no hook for this, so a subclass wraps ``_on_audio``; what the double
-  does with the audio is unchanged.
+- Every non-silent final says a new phrase (``bench <nonce> <n>``), topped up through
+  ``announce()``, so a caption a viewer receives can be matched to the final that left the
+  stand-in. Each final's wall-clock send time (``SentFinal.sent_time``) is logged to
+  ``--finals-log``, one JSON line each, as the stand-in's own command line does.
+- The receive time of every audio frame is logged to ``--audio-log`` (the ``on_audio`` hook):
+  the frame's first 8 bytes (the bench's captioner stamps a frame id there) and
+  ``time.time()`` when the stand-in read it.
 
     python -m bench.deepgram_server --port P --key K --segment 0.3 --interim-every 60 \\
         --finals-log finals.jsonl --audio-log audio.jsonl
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import itertools
 import json
 import secrets
@@ -27,31 +28,24 @@ import sys
 import time
 from typing import TextIO
 
-from deepgram_standin import DeepgramDouble, SentFinal
+from deepgram_standin import FAST, DeepgramStandin, SentFinal, Timing
 
 PHRASE_STOCK = 2000
 
 
-class BenchDouble(DeepgramDouble):
-    def __init__(self, *args, audio_log: TextIO | None = None, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.audio_log = audio_log
-
-    def _on_audio(self, stream, data: bytes):
-        if self.audio_log is not None and data:
-            received = time.time()
-            self.audio_log.write(f'{{"id":"{data[:8].hex()}","t":{received!r}}}\n')
-            self.audio_log.flush()
-        return super()._on_audio(stream, data)
+def bench_timing(segment: float, interim_every: float = 60.0) -> Timing:
+    """Fast timing (no processing delay, no intake cap) with a final per ``segment`` seconds
+    of the bench's continuous audio and, with the default, no interim results."""
+    return dataclasses.replace(FAST, segment=segment, interim_every=interim_every)
 
 
-async def keep_phrases_stocked(double: DeepgramDouble) -> None:
+async def keep_phrases_stocked(standin: DeepgramStandin) -> None:
     nonce = secrets.token_hex(3)
     numbers = itertools.count(1)
     while True:
-        missing = PHRASE_STOCK - len(double.phrases)
+        missing = PHRASE_STOCK - len(standin.phrases)
         if missing > 0:
-            double.announce(*(f"bench {nonce} {next(numbers)}" for _ in range(missing)))
+            standin.announce(*(f"bench {nonce} {next(numbers)}" for _ in range(missing)))
         await asyncio.sleep(0.5)
 
 
@@ -61,22 +55,28 @@ async def serve(args: argparse.Namespace, finals: TextIO, audio: TextIO) -> None
             finals.write(json.dumps({"text": final.text, "sent_time": final.sent_time}) + "\n")
             finals.flush()
 
-    double = BenchDouble(
+    def log_audio(connection: int, frame: bytes) -> None:
+        if frame:
+            received = time.time()
+            audio.write(f'{{"id":"{frame[:8].hex()}","t":{received!r}}}\n')
+            audio.flush()
+
+    standin = DeepgramStandin(
         args.key,
         port=args.port,
-        segment=args.segment,
-        interim_every=args.interim_every,
+        timing=bench_timing(args.segment, args.interim_every),
         idle_timeout=args.idle_timeout,
         on_final=log_final,
-        audio_log=audio,
+        on_audio=log_audio,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    stocker = asyncio.create_task(keep_phrases_stocked(double))
-    async with double:
-        print(f"READY {double.url}", flush=True)
+    stocker = asyncio.create_task(keep_phrases_stocked(standin))
+    async with standin:
+        print(f"READY {standin.url}", flush=True)
+        print(f"Deepgram stand-in: {standin.timing.describe()}", file=sys.stderr, flush=True)
         await stop.wait()
     stocker.cancel()
 

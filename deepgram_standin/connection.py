@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import hashlib
 import json
-import math
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -21,6 +20,7 @@ from deepgram_standin.handshake import model_for
 from deepgram_standin.recogniser import Cut, Recogniser, endpointing_ms
 from deepgram_standin.records import ConnectionRecord, Drop, SentFinal
 from deepgram_standin.timing import DEFAULT_ENDPOINTING_MS, INTAKE_BURST_SECONDS
+from deepgram_standin.wording import Wording
 
 if TYPE_CHECKING:
     from deepgram_standin.server import DeepgramStandin
@@ -64,7 +64,7 @@ class Connection:
         self.last_activity = time.monotonic()
         self.created = messages.now_iso()
         self.sha256 = hashlib.sha256()
-        self.replaying = record.index > 0  # at the start of a reconnection (see server.py)
+        self.wording = Wording(server, record.index, self.bytes_per_second, self.recogniser)
         self.drop: Drop | None = None
         self._credit = INTAKE_BURST_SECONDS  # seconds of audio it may read ahead of the cap
         self._credit_at = time.monotonic()
@@ -286,10 +286,10 @@ class Connection:
             elif cut.kind == "utterance_end":
                 self.queue(messages.utterance_end(self.seconds(cut.end)))
             elif cut.kind == "interim":
-                text, words = self._interim_text(cut)
+                text, words = self.wording.interim(cut)
                 self.queue(self._message(cut, text, words), _Out(0.0, "", "Results"))
             else:
-                text, words, phrase = self._final_text(cut)
+                text, words, phrase = self.wording.final(cut)
                 out = _Out(0.0, "", "Results", final=(cut, text), phrase=phrase)
                 self.queue(self._message(cut, text, words), out)
                 if self.server.extras and text:
@@ -307,49 +307,3 @@ class Connection:
             request_id=self.record.request_id,
             model=self.model,
         )
-
-    def _final_text(self, cut: Cut) -> tuple[str, list[dict[str, Any]], str | None]:
-        """A repeat (replayed audio), the next phrase, or the default words; and the phrase
-        taken from the queue, if any."""
-        if not cut.words:
-            return "", [], None
-        if self.replaying:
-            known = self.server.recall(cut.audio, before=self.record.index)
-            if known is not None:
-                return known, self._spread(known, cut), None
-            self.replaying = False
-        phrase = self.server.take_phrase()
-        if phrase is None:
-            return (*self._default_words(cut), None)
-        return phrase, self._spread(phrase, cut), phrase
-
-    def _interim_text(self, cut: Cut) -> tuple[str, list[dict[str, Any]]]:
-        """The growing start of the phrase the final will say, or the default words."""
-        phrase = self.server.next_phrase() if cut.words else None
-        if phrase is None:
-            return self._default_words(cut)
-        tokens = phrase.split()
-        fraction = min(1.0, (cut.end - cut.start) / self.recogniser.segment_bytes)
-        text = " ".join(tokens[: max(1, math.ceil(len(tokens) * fraction))])
-        return text, self._spread(text, cut)
-
-    def _default_words(self, cut: Cut) -> tuple[str, list[dict[str, Any]]]:
-        words = [messages.word(w, w, self.seconds(b), self.seconds(e)) for w, b, e in cut.words]
-        return " ".join(w for w, _, _ in cut.words), words
-
-    def _spread(self, text: str, cut: Cut) -> list[dict[str, Any]]:
-        """Words of ``text`` spread evenly over the loud part of the cut."""
-        tokens = text.split()
-        if not tokens or not cut.words:
-            return []
-        begin, end = cut.words[0][1], cut.words[-1][2]
-        step = (end - begin) / len(tokens)
-        return [
-            messages.word(
-                token.strip(".,!?;:").lower() or token,
-                token,
-                self.seconds(begin + round(i * step)),
-                self.seconds(begin + round((i + 1) * step)),
-            )
-            for i, token in enumerate(tokens)
-        ]

@@ -36,7 +36,7 @@ class Timing:
     def name(self) -> str:
         if self == REALISTIC:
             return "realistic"
-        if self == FAST:
+        if not self.delay and not self.intake_ratio:
             return "fast"
         return "custom"
 
