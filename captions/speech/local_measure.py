@@ -1,0 +1,147 @@
+"""Measure the local engine: word error rate and real-time factor, on speech from espeak-ng.
+
+    .venv/bin/python -m captions.speech.local_measure                 # the clips below
+    .venv/bin/python -m captions.speech.local_measure --wav talk.wav --text "what is said"
+
+Needs espeak-ng for the built-in clips and ``jiwer`` (requirements-dev.txt). The audio goes in
+all at once, so the figure is how fast this machine decodes, not how fast audio arrives.
+"""
+
+from __future__ import annotations
+
+import argparse
+import array
+import asyncio
+import io
+import subprocess
+import sys
+import time
+import wave
+from pathlib import Path
+
+from captions.speech.base import Transcript
+from captions.speech.local import SAMPLE_RATE, LocalEngine
+
+# The clip tests/captions/test_local_engine.py asserts on, and one nothing was tuned on.
+TEST_CLIP = (
+    "Welcome to the live stream. Today we will talk about the weather and the news. "
+    "Thank you for joining us this morning."
+)
+OTHER_CLIP = (
+    "The meeting starts in five minutes. Please find a seat near the front. "
+    "Our first speaker will explain the new project and answer your questions."
+)
+VOICE = "en-us"
+WORDS_PER_MINUTE = 130
+
+
+def espeak(text: str, *, voice: str = VOICE, speed: int = WORDS_PER_MINUTE) -> bytes:
+    """``text`` spoken by espeak-ng, as 16 kHz mono 16-bit PCM."""
+    wav = subprocess.run(  # noqa: S603 - our own arguments
+        ["espeak-ng", "-v", voice, "-s", str(speed), "--stdout", text],  # noqa: S607
+        capture_output=True,
+        check=True,
+    ).stdout
+    # Writing to a pipe, espeak-ng puts a placeholder length in the header; reading stops at
+    # the end of the data anyway.
+    return _wav_to_pcm(wave.open(io.BytesIO(wav)))
+
+
+def read_wav(path: Path) -> bytes:
+    with wave.open(str(path)) as wav:
+        return _wav_to_pcm(wav)
+
+
+def _wav_to_pcm(wav: wave.Wave_read) -> bytes:
+    if wav.getsampwidth() != 2:
+        raise ValueError("need 16-bit PCM")
+    samples = array.array("h", wav.readframes(wav.getnframes()))
+    channels = wav.getnchannels()
+    if channels > 1:  # downmix
+        samples = array.array(
+            "h",
+            (sum(samples[i : i + channels]) // channels for i in range(0, len(samples), channels)),
+        )
+    return resample(samples, wav.getframerate()).tobytes()
+
+
+def resample(samples: array.array, rate: int) -> array.array:
+    """To 16 kHz by linear interpolation: crude, but the speech stays recognisable (espeak-ng
+    speaks at 22,050 Hz and hardly above 5 kHz)."""
+    if rate == SAMPLE_RATE:
+        return samples
+    count = len(samples) * SAMPLE_RATE // rate
+    step = rate / SAMPLE_RATE
+    last = len(samples) - 1
+    out = array.array("h", bytes(2 * count))
+    for i in range(count):
+        position = i * step
+        j = int(position)
+        a, b = samples[j], samples[min(j + 1, last)]
+        out[i] = round(a + (b - a) * (position - j))
+    return out
+
+
+async def transcribe(pcm: bytes, **tuning: float) -> tuple[list[Transcript], float]:
+    """Every final for ``pcm`` (sent at once), and the seconds decoding took."""
+    session = await LocalEngine(max_backlog=len(pcm) / 32000 + 1, **tuning).open(language="en")
+    started = time.perf_counter()
+    await session.send(pcm)
+    finals: list[Transcript] = []
+
+    async def collect() -> None:
+        async for event in session.results():
+            if isinstance(event, Transcript) and event.is_final:
+                finals.append(event)
+
+    collector = asyncio.create_task(collect())
+    await session.finish()
+    await collector
+    return finals, time.perf_counter() - started
+
+
+def word_error_rate(reference: str, hypothesis: str) -> float:
+    import jiwer
+
+    normalise = jiwer.Compose(
+        [
+            jiwer.ToLowerCase(),
+            jiwer.RemovePunctuation(),
+            jiwer.RemoveMultipleSpaces(),
+            jiwer.Strip(),
+            jiwer.ReduceToListOfListOfWords(),
+        ]
+    )
+    return jiwer.wer(
+        reference, hypothesis, reference_transform=normalise, hypothesis_transform=normalise
+    )
+
+
+async def measure(name: str, pcm: bytes, reference: str) -> None:
+    pcm = bytes(SAMPLE_RATE * 2) + pcm + bytes(SAMPLE_RATE * 2)  # a second of silence each side
+    finals, seconds = await transcribe(pcm)
+    audio = len(pcm) / (SAMPLE_RATE * 2)
+    hypothesis = " ".join(f.text for f in finals)
+    print(f"{name}: {audio:.1f} s of audio decoded in {seconds:.2f} s")  # noqa: T201
+    print(f"  real-time factor {seconds / audio:.2f}")  # noqa: T201
+    print(f"  word error rate {word_error_rate(reference, hypothesis):.2f}")  # noqa: T201
+    for final in finals:
+        print(f"  {final.start:6.2f}-{final.end:6.2f}  {final.text}")  # noqa: T201
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--wav", type=Path, help="a 16-bit WAV file instead of espeak-ng")
+    parser.add_argument("--text", help="what the WAV file says")
+    args = parser.parse_args(argv)
+    if args.wav:
+        if not args.text:
+            parser.error("--wav needs --text")
+        asyncio.run(measure(args.wav.name, read_wav(args.wav), args.text))
+        return
+    for name, text in (("test clip", TEST_CLIP), ("other clip", OTHER_CLIP)):
+        asyncio.run(measure(name, espeak(text), text))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,203 @@
+"""PocketSphinx, one caption session's worth: voice activity detection and decoding.
+
+Everything here is blocking CPU work and runs in the session's worker thread
+(:mod:`captions.speech.local`); nothing here touches the event loop. PocketSphinx holds the GIL
+inside each call, so calls are kept short: one 30 ms frame of audio at a time, and no
+second decoding pass at the end of an utterance (``fwdflat``, which holds it for about a
+tenth of a second per second of speech).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Final
+
+from pocketsphinx import Decoder, Endpointer
+
+from captions.speech.base import Transcript
+
+SAMPLE_WIDTH: Final = 2  # 16-bit PCM
+# Decoder settings: the packaged US-English model (acoustic model, CMUdict, 3-gram LM).
+DECODER_CONFIG: Final = {"samprate": 16000, "fwdflat": False, "loglevel": "FATAL"}
+
+_idle: list[Decoder] = []  # at most one loaded decoder kept for the next session
+_idle_lock = threading.Lock()
+
+
+def take_decoder() -> Decoder:
+    """A decoder with the model loaded: the idle one, or a new one.
+
+    Loading takes about 0.3 s (mostly the 130,000-word dictionary), holding the GIL, and
+    about 90 MB; a process keeps one loaded decoder so it pays that once.
+    """
+    with _idle_lock:
+        if _idle:
+            decoder = _idle.pop()
+            decoder.start_stream()  # forget the last speaker's noise statistics
+            return decoder
+    return Decoder(**DECODER_CONFIG)
+
+
+def give_back_decoder(decoder: Decoder) -> None:
+    """Keep ``decoder`` for the next session (only call this when no thread uses it)."""
+    with _idle_lock:
+        if not _idle:
+            _idle.append(decoder)
+
+
+@dataclass(frozen=True, slots=True)
+class Word:
+    text: str
+    start: float  # seconds since the session's first audio
+    end: float
+
+
+class Recognizer:
+    """Turns a session's audio into transcripts.
+
+    ``feed`` takes 16-bit mono PCM in order and returns what it recognised: an interim
+    hypothesis now and then while someone speaks, and a final, with the times of its first and
+    last words, when the voice activity detector hears a pause (or an utterance grows past
+    ``max_utterance`` seconds). Times are seconds since the session's first audio, skipped
+    audio included.
+    """
+
+    def __init__(
+        self,
+        decoder: Decoder,
+        *,
+        sample_rate: int,
+        interim_every: float,
+        max_utterance: float,
+        vad_window: float,
+    ) -> None:
+        self.decoder = decoder
+        self._rate = sample_rate
+        self._bps = sample_rate * SAMPLE_WIDTH
+        self._frate = int(decoder.config["frate"])  # decoder frames per second
+        self._vad_window = vad_window
+        self._interim_bytes = round(interim_every * self._bps)
+        self._max_bytes = round(max_utterance * self._bps)
+        self._ep = Endpointer(window=vad_window, sample_rate=sample_rate)
+        self._ep_base = 0  # session byte at the endpointer's time 0
+        self._pos = 0  # session bytes consumed: through the endpointer, or skipped
+        self._rest = b""  # less than a frame, waiting for more
+        self._in_utt = False
+        self._utt_start = 0.0  # session seconds of the decoder's first frame
+        self._utt_bytes = 0  # audio given to the decoder in this utterance
+        self._since_interim = 0
+        self._last_interim = ""
+
+    def feed(self, pcm: bytes, skipped: int = 0) -> list[Transcript]:
+        """Recognise ``pcm``, which follows ``skipped`` bytes of audio nobody will decode."""
+        out: list[Transcript] = []
+        if skipped:
+            # The gap ends the utterance; the endpointer starts afresh after it.
+            out += self._end_utterance()
+            self._pos += len(self._rest) + skipped
+            self._rest = b""
+            self._ep = Endpointer(window=self._vad_window, sample_rate=self._rate)
+            self._ep_base = self._pos
+        size = self._ep.frame_bytes
+        data = self._rest + pcm
+        whole = len(data) - len(data) % size
+        for i in range(0, whole, size):
+            out += self._frame(data[i : i + size])
+        self._rest = data[whole:]
+        return out
+
+    def flush(self) -> list[Transcript]:
+        """The audio ended: the last utterance becomes a final."""
+        if self._ep.in_speech:
+            # end_stream wants at least one sample; silence pads an empty remainder.
+            speech = self._ep.end_stream(self._rest or bytes(SAMPLE_WIDTH))
+            if speech:
+                self._decode(speech)
+        self._rest = b""
+        return self._end_utterance()
+
+    def release(self) -> Decoder:
+        """The decoder, out of any utterance, for another session."""
+        if self._in_utt:
+            self.decoder.end_utt()
+            self._in_utt = False
+        return self.decoder
+
+    def _frame(self, frame: bytes) -> list[Transcript]:
+        speech = self._ep.process(frame)
+        self._pos += len(frame)
+        if speech is None:
+            return []
+        if not self._in_utt:
+            self._start_utterance(self._ep_base / self._bps + self._ep.speech_start)
+        self._decode(speech)
+        if not self._ep.in_speech:
+            return self._end_utterance()
+        if self._utt_bytes >= self._max_bytes:
+            # Someone talks on without a pause: cut here so captions keep coming.
+            resume_at = self._utt_start + self._utt_bytes / self._bps
+            finals = self._end_utterance()
+            self._start_utterance(resume_at)
+            return finals
+        return self._interim()
+
+    def _start_utterance(self, at: float) -> None:
+        self.decoder.start_utt()
+        self._in_utt = True
+        self._utt_start = at
+        self._utt_bytes = self._since_interim = 0
+        self._last_interim = ""
+
+    def _decode(self, speech: bytes) -> None:
+        self.decoder.process_raw(speech)
+        self._utt_bytes += len(speech)
+        self._since_interim += len(speech)
+
+    def _interim(self) -> list[Transcript]:
+        if self._since_interim < self._interim_bytes:
+            return []
+        self._since_interim = 0
+        words = self._words()
+        text = caption_text(words)
+        if not text or text == self._last_interim:
+            return []
+        self._last_interim = text
+        end = self._utt_start + self._utt_bytes / self._bps
+        return [Transcript(text, False, words[0].start, end)]
+
+    def _end_utterance(self) -> list[Transcript]:
+        if not self._in_utt:
+            return []
+        self.decoder.end_utt()
+        self._in_utt = False
+        words = self._words()
+        if not words:
+            return []
+        return [Transcript(caption_text(words), True, words[0].start, words[-1].end)]
+
+    def _words(self) -> list[Word]:
+        """The best hypothesis's words with their times, without silences and noises."""
+        if self.decoder.hyp() is None:
+            return []
+        words = []
+        for seg in self.decoder.seg():
+            if seg.word.startswith(("<", "[")):  # <s>, </s>, <sil>, [NOISE], [SPEECH]
+                continue
+            words.append(
+                Word(
+                    seg.word.split("(", 1)[0],  # "the(2)": the second pronunciation
+                    round(self._utt_start + seg.start_frame / self._frate, 3),
+                    round(self._utt_start + (seg.end_frame + 1) / self._frate, 3),
+                )
+            )
+        return words
+
+
+def caption_text(words: list[Word]) -> str:
+    """PocketSphinx writes lower case without punctuation: capitalise the start and "I"."""
+    texts = [
+        "I" + w.text[1:] if w.text == "i" or w.text.startswith("i'") else w.text for w in words
+    ]
+    text = " ".join(texts)
+    return text[:1].upper() + text[1:]
