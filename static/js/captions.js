@@ -218,7 +218,8 @@ const socket = new ReconnectingSocket({
   onClose(event, retryIn) {
     if (event.code === 4403) {
       setStatus("unavailable", "Your access code no longer works.");
-      window.location.assign("/enter/?next=" + encodeURIComponent(window.location.pathname));
+      // The player stops and says access ended (playback.js, player.js).
+      document.dispatchEvent(new CustomEvent("livestream:access-ended"));
       return;
     }
     if (retryIn !== null) setStatus("reconnecting", "Reconnecting to captions…");

@@ -5,6 +5,7 @@
 import { Backoff } from "./backoff.js";
 import { startControls } from "./controls.js";
 import { hlsJsClock, ivsClock, nativeClock, setSource } from "./picture-clock.js";
+import { forgetUrl, onAccessEnded, playbackUrl } from "./playback.js";
 
 const config = JSON.parse(document.getElementById("player-config").textContent);
 const video = document.getElementById("video");
@@ -181,11 +182,13 @@ function startIvs() {
   player.setMuted(true);
   const clock = ivsClock(player, PlayerEventType.SYNC_TIME_UPDATE);
   setSource(clock);
-  const load = () => {
+  const load = async () => {
+    const url = await playbackUrl();
     clock.reset();
-    player.load(config.playbackUrl);
+    player.load(url);
     player.play();
   };
+  onAccessEnded(() => player.delete());
   reload = load;
   player.addEventListener(PlayerState.PLAYING, playing);
   player.addEventListener(PlayerState.BUFFERING, () => {
@@ -196,6 +199,7 @@ function startIvs() {
     const code = error && error.code;
     if (code === 404) retryLater(offline());
     else if (code === 429) retryLater("full");
+    else if (code === 403 && config.private) { forgetUrl(); retryLater(connectionTrouble()); }
     else if (code === 403) showState("error", "This stream is not available to this player.");
     else retryLater(connectionTrouble());
   });
@@ -223,11 +227,12 @@ function startHlsJs() {
   const { Hls } = window;
   const hls = new Hls({ lowLatencyMode: true, enableWorker: true });
   setSource(hlsJsClock(hls));
-  const load = () => {
-    hls.loadSource(config.playbackUrl);
+  const load = async () => {
+    hls.loadSource(await playbackUrl());
     hls.startLoad();
   };
   reload = load;
+  onAccessEnded(() => hls.destroy());
   hls.on(Hls.Events.MANIFEST_PARSED, tryPlay);
   hls.on(Hls.Events.ERROR, (_event, data) => {
     if (!data.fatal) return;
@@ -237,10 +242,11 @@ function startHlsJs() {
     }
     const status = data.response && data.response.code;
     hls.stopLoad();
+    if (status === 403) forgetUrl();
     retryLater(status === 404 || status === 410 ? offline() : connectionTrouble());
   });
   hls.attachMedia(video);
-  hls.loadSource(config.playbackUrl);
+  playbackUrl().then((url) => hls.loadSource(url));
   return {
     ...videoElementEngine("hls.js", () => {
       const live = hls.liveSyncPosition;
@@ -253,11 +259,12 @@ function startHlsJs() {
 
 function startNative() {
   setSource(nativeClock(video));
-  const load = () => {
-    video.src = config.playbackUrl;
+  const load = async () => {
+    video.src = await playbackUrl();
     tryPlay();
   };
   reload = load;
+  onAccessEnded(() => video.removeAttribute("src"));
   video.addEventListener("error", () => retryLater(hasPlayed ? connectionTrouble() : offline()));
   load();
   return {
@@ -293,6 +300,11 @@ async function chooseEngine() {
 
 async function start() {
   watchVideoElement();
+  onAccessEnded(() => {
+    reload = null;
+    video.pause();
+    showState("ended", "Your access to this stream has ended. Enter a current code to watch.");
+  });
   showState("loading");
   const engine = await chooseEngine();
   if (!engine) {
