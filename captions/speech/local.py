@@ -12,7 +12,6 @@ falls behind real time, the oldest audio is skipped and the captioner told.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import deque
 from collections.abc import AsyncIterator
@@ -21,12 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 from captions.speech.base import EngineStatus, SpeechEvent, SpeechRefused, Transcript
-from captions.speech.local_recognizer import (
-    SAMPLE_WIDTH,
-    Recognizer,
-    give_back_decoder,
-    take_decoder,
-)
+from captions.speech.local_recognizer import SAMPLE_WIDTH, Recognizer, decoders
 
 log = logging.getLogger("captions.speech")
 
@@ -108,7 +102,14 @@ class LocalSession:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        decoder = await loop.run_in_executor(self._executor, take_decoder)
+        try:
+            decoder = await loop.run_in_executor(self._executor, decoders.take)
+        except Exception:
+            log.exception("Offline speech engine: could not load the model")
+            self._executor.shutdown(wait=False)
+            raise SpeechRefused(
+                "The offline speech engine could not start on this server (see its log)."
+            ) from None
         self._recognizer = Recognizer(
             decoder,
             sample_rate=SAMPLE_RATE,
@@ -162,12 +163,15 @@ class LocalSession:
         self._pending.clear()
         self._pending_bytes = 0
         recognizer, self._recognizer = self._recognizer, None
-        if recognizer is not None:
-            # Runs after the thread's current call (at most one chunk), so the decoder is idle
-            # when it goes back; the loop is not blocked meanwhile.
-            self._executor.submit(_give_back, recognizer)
-        self._executor.shutdown(wait=False)
-        self._end()
+        try:
+            if recognizer is not None:
+                # Queued behind the thread's current call (one chunk at most): then the
+                # decoder is idle and goes back to the pool. The loop runs meanwhile.
+                last = self._executor.submit(_give_back, recognizer)
+                await asyncio.wait({asyncio.wrap_future(last)})
+        finally:
+            self._executor.shutdown(wait=False)
+            self._end()
 
     async def results(self) -> AsyncIterator[SpeechEvent]:
         """Transcripts, and ``skipped`` statuses, until finish()/close()."""
@@ -281,5 +285,7 @@ def _aligned(size: float) -> int:
 
 
 def _give_back(recognizer: Recognizer) -> None:
-    with contextlib.suppress(Exception):  # a decoder that fails to reset is not reused
-        give_back_decoder(recognizer.release())
+    try:
+        decoders.give_back(recognizer.release())
+    except Exception:  # a decoder that fails to reset is not reused
+        log.exception("Offline speech engine: could not reset the decoder")

@@ -21,29 +21,37 @@ SAMPLE_WIDTH: Final = 2  # 16-bit PCM
 # Decoder settings: the packaged US-English model (acoustic model, CMUdict, 3-gram LM).
 DECODER_CONFIG: Final = {"samprate": 16000, "fwdflat": False, "loglevel": "FATAL"}
 
-_idle: list[Decoder] = []  # at most one loaded decoder kept for the next session
-_idle_lock = threading.Lock()
 
-
-def take_decoder() -> Decoder:
-    """A decoder with the model loaded: the idle one, or a new one.
+class DecoderPool:
+    """Keeps one loaded decoder for the next session of this process.
 
     Loading takes about 0.3 s (mostly the 130,000-word dictionary), holding the GIL, and
-    about 90 MB; a process keeps one loaded decoder so it pays that once.
+    about 90 MB; with the pool a process pays that once, not at every captioner's start.
     """
-    with _idle_lock:
-        if _idle:
-            decoder = _idle.pop()
-            decoder.start_stream()  # forget the last speaker's noise statistics
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._idle: Decoder | None = None
+        self._initial_cmn = ""  # a fresh decoder's cepstral mean (the model's default)
+
+    def take(self) -> Decoder:
+        with self._lock:
+            decoder, self._idle = self._idle, None
+        if decoder is None:
+            decoder = Decoder(**DECODER_CONFIG)
+            self._initial_cmn = decoder.get_cmn()
             return decoder
-    return Decoder(**DECODER_CONFIG)
+        # Forget the last session's speaker and room, so the same audio decodes the same.
+        decoder.set_cmn(self._initial_cmn)
+        return decoder
+
+    def give_back(self, decoder: Decoder) -> None:
+        """Only once no thread uses ``decoder`` any more."""
+        with self._lock:
+            self._idle = self._idle or decoder
 
 
-def give_back_decoder(decoder: Decoder) -> None:
-    """Keep ``decoder`` for the next session (only call this when no thread uses it)."""
-    with _idle_lock:
-        if not _idle:
-            _idle.append(decoder)
+decoders = DecoderPool()
 
 
 @dataclass(frozen=True, slots=True)
