@@ -69,7 +69,13 @@ export function ivsClock(player, syncEvent) {
 }
 
 // hls.js: playingDate is the EXT-X-PROGRAM-DATE-TIME of the fragment playing plus how far into
-// it the video is; latency is how far behind the live edge it plays.
+// it the video is; latency is how far behind the live edge it plays (live streams only: for a
+// recording it is the time left).
+export function hlsJsIsLive(hls) {
+  const level = hls.levels && hls.levels[Math.max(0, hls.currentLevel)];
+  return Boolean(level && level.details && level.details.live);
+}
+
 export function hlsJsClock(hls) {
   return {
     name: "hls.js",
@@ -77,7 +83,7 @@ export function hlsJsClock(hls) {
       const date = hls.playingDate;
       return date ? date.getTime() : null;
     },
-    latencySeconds: () => hls.latency,
+    latencySeconds: () => (hlsJsIsLive(hls) ? hls.latency : null),
   };
 }
 

@@ -4,7 +4,7 @@
 
 import { Backoff } from "./backoff.js";
 import { startControls } from "./controls.js";
-import { hlsJsClock, ivsClock, nativeClock, setSource } from "./picture-clock.js";
+import { hlsJsClock, hlsJsIsLive, ivsClock, nativeClock, setSource } from "./picture-clock.js";
 import { forgetUrl, onAccessEnded, playbackUrl } from "./playback.js";
 
 const config = JSON.parse(document.getElementById("player-config").textContent);
@@ -253,7 +253,7 @@ function startHlsJs() {
       if (Number.isFinite(live)) video.currentTime = live;
       tryPlay();
     }),
-    latencySeconds: () => hls.latency,
+    latencySeconds: () => (hlsJsIsLive(hls) ? hls.latency : null),
   };
 }
 

@@ -2,8 +2,10 @@
 
 ``FakeCaptions(page)`` stands in for the site's captions socket in one page (Playwright's
 ``page.route_web_socket``): the page connects to it instead of the server, gets ``history``
-(the finals given to ``store``, after the page's ``?after=``) and a status, and then whatever the
-test sends, in the order it sends it. ``.urls`` lists the socket URLs the page opened.
+(the record's finals after the page's ``?after=``) and a status, and then whatever the test
+sends, in the order it sends it. Finals sent are put in the record, as the server stores each
+before broadcasting it; ``store`` puts finals in the record without sending them (finals a page
+missed). ``.urls`` lists the socket URLs the page opened.
 
 ``final(seq, text, ...)`` and ``interim(text, ...)`` build ``caption`` messages as the server
 sends them; ``words(n)`` is a caption of ``n`` distinct words.
@@ -86,8 +88,11 @@ class FakeCaptions:
         self.stored.sort(key=lambda c: c["seq"])
 
     def send(self, *messages: dict) -> None:
-        """Send to the page's current socket, in this order."""
+        """Send to the page's current socket, in this order. Finals go in the record first, as
+        the server stores each final before it broadcasts it."""
         for message in messages:
             if message.get("type") == "status":
                 self.status = message
+            if message.get("type") == "caption" and message["is_final"]:
+                self.store(message)
             self.connections[-1].send(json.dumps(message))

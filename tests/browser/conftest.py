@@ -27,6 +27,12 @@ Fixtures
     Encodes a stream into ``directory`` and returns its playlist. ``audio`` is a file
     (e.g. speech from ``espeak-ng -w speech.wav``) to use instead of the sine; the video then
     lasts as long as ``seconds``. Import it: ``from tests.browser.conftest import make_hls``.
+``live_hls_stream`` (session) -> ``str``
+    URL of a *live* playlist that ffmpeg makes in real time while the session runs: 1 s segments
+    (H.264 testsrc2 426x240 + AAC sine), a sliding window of 10, an ``EXT-X-PROGRAM-DATE-TIME``
+    on every segment (the wall-clock time its frames were made), no ``#EXT-X-ENDLIST``. hls.js
+    reports the picture's UTC time from it (``playingDate``); the IVS SDK plays it but reports
+    no sync time or latency (it reads those from IVS's own segment metadata).
 ``site_env`` -> ``dict[str, str | None]``
     Extra environment for the ``site`` fixture; ``{}`` unless a test overrides it, e.g.
     ``@pytest.mark.parametrize("site_env", [{"IVS_PLAYER_SCRIPT_URL": "..."}])``.
@@ -99,6 +105,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -282,6 +289,48 @@ def hls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HlsServer]:
 def hls_stream(hls_server: HlsServer) -> str:
     make_hls(hls_server.directory / "testsrc")
     return hls_server.url("testsrc/index.m3u8")
+
+
+LIVE_SEGMENTS_READY = 3
+
+
+@pytest.fixture(scope="session")
+def live_hls_stream(hls_server: HlsServer) -> Iterator[str]:
+    ffmpeg = require_program("ffmpeg")
+    directory = hls_server.directory / "live"
+    directory.mkdir()
+    playlist = directory / "index.m3u8"
+    command = [
+        ffmpeg,
+        *("-hide_banner", "-loglevel", "error", "-re"),
+        *("-f", "lavfi", "-i", "testsrc2=size=426x240:rate=25"),
+        *("-f", "lavfi", "-i", "sine=frequency=440:r=48000"),
+        *("-map", "0:v", "-map", "1:a"),
+        *("-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency"),
+        *("-profile:v", "main", "-pix_fmt", "yuv420p", "-g", "25", "-keyint_min", "25"),
+        *("-sc_threshold", "0", "-b:v", "400k"),
+        *("-c:a", "aac", "-b:a", "64k", "-ar", "48000", "-ac", "2"),
+        *("-f", "hls", "-hls_time", "1", "-hls_list_size", "10"),
+        *("-hls_flags", "program_date_time+delete_segments+independent_segments"),
+        *("-hls_segment_filename", str(directory / "live%06d.ts")),
+        str(playlist),
+    ]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and process.poll() is None:
+        if playlist.exists() and playlist.read_text().count("#EXTINF") >= LIVE_SEGMENTS_READY:
+            break
+        time.sleep(0.2)
+    else:
+        process.kill()
+        raise RuntimeError(f"ffmpeg made no live stream:\n{process.communicate()[1]}")
+    yield hls_server.url("live/index.m3u8")
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
 
 
 # --- The site under Daphne ---------------------------------------------------------------------
