@@ -16,6 +16,12 @@ VIEWER_MESSAGES = {
     "unavailable": "Captions are unavailable right now.",
 }
 
+# How viewers see each speech engine named: honestly, the offline one with its limits.
+ENGINE_LABELS = {
+    "deepgram": "Live captions",
+    "local": "Automatic captions — offline engine, lower accuracy",
+}
+
 
 class CaptionMessage(TypedDict):
     type: Literal["caption"]
@@ -42,6 +48,7 @@ class StatusMessage(TypedDict):
     type: Literal["status"]
     captioning: bool
     engine: str
+    label: str  # the engine's name for viewers (ENGINE_LABELS)
     message: str
 
 
@@ -72,4 +79,10 @@ def broadcast_event(message: CaptionMessage | StatusMessage | CorrectionMessage)
 
 
 def status_message(*, captioning: bool, engine: str, message: str = "") -> StatusMessage:
-    return {"type": "status", "captioning": captioning, "engine": engine, "message": message}
+    return {
+        "type": "status",
+        "captioning": captioning,
+        "engine": engine,
+        "label": ENGINE_LABELS.get(engine, engine),
+        "message": message,
+    }

@@ -273,7 +273,11 @@ IVS_REVOCATION_BACKOFF_MAX = env.float("IVS_REVOCATION_BACKOFF_MAX", default=300
 
 # --- Captions --------------------------------------------------------------------------------
 
-CAPTIONS_ENGINE = env.str("CAPTIONS_ENGINE", default="deepgram")
+# "deepgram" (DEEPGRAM_API_KEY below) or "local" (PocketSphinx on this machine, US English, far
+# less accurate): Deepgram when a key is set, else the local engine.
+CAPTIONS_ENGINE = env.str("CAPTIONS_ENGINE", default="") or (
+    "deepgram" if env.str("DEEPGRAM_API_KEY", default="") else "local"
+)
 # How long a captioning lease outlives its holder (a crashed process). Refreshed every third.
 CAPTIONS_LEASE_SECONDS = env.int("CAPTIONS_LEASE_SECONDS", default=15)
 DEEPGRAM_API_KEY = env.str("DEEPGRAM_API_KEY", default="")

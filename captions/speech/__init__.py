@@ -1,7 +1,8 @@
 """Speech engines: the one place the site talks to a speech-to-text service.
 
 The caption session only sees the small interface in :mod:`captions.speech.base`;
-:func:`get_engine` picks the implementation named by ``settings.CAPTIONS_ENGINE``.
+:func:`get_engine` picks the implementation by name (``settings.CAPTIONS_ENGINE`` by default):
+Deepgram's live API, or PocketSphinx on this machine.
 """
 
 from captions.speech.base import (
@@ -24,11 +25,15 @@ __all__ = [
 ]
 
 
-def get_engine() -> SpeechEngine:
-    """Return the configured speech engine."""
+def get_engine(name: str | None = None) -> SpeechEngine:
+    """Return the speech engine ``name`` ("deepgram" or "local"), by default the site's."""
     from django.conf import settings
 
-    name = settings.CAPTIONS_ENGINE
+    name = name or settings.CAPTIONS_ENGINE
+    if name == "local":
+        from captions.speech.local import LocalEngine
+
+        return LocalEngine()
     if name == "deepgram":
         if not settings.DEEPGRAM_API_KEY:
             raise SpeechRefused(
