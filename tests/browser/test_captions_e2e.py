@@ -108,6 +108,12 @@ def collect_socket_frames(page) -> list[str]:
     return frames
 
 
+def collect_sent_frames(page) -> list[str | bytes]:
+    sent: list[str | bytes] = []
+    page.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(payload)))
+    return sent
+
+
 def transcript_texts(page) -> list[str]:
     return page.locator("#transcript-list .transcript-text").all_text_contents()
 
@@ -126,6 +132,7 @@ def test_a_captioners_speech_reaches_a_viewer_as_captions(
 
     captioner = captioner_pages()
     captioner_frames = collect_socket_frames(captioner)
+    captioner_sent = collect_sent_frames(captioner)
     enter_code(captioner, site, stream.captioner_code)
     captioner.get_by_role("button", name="Start captions").click()
     captioner.wait_for_function(
@@ -190,3 +197,22 @@ def test_a_captioners_speech_reaches_a_viewer_as_captions(
     everything = "\n".join([*pages, *scripts, *viewer_frames, *captioner_frames, site.log()])
     assert DEEPGRAM_KEY not in everything
     assert any(json.loads(f).get("type") == "caption" for f in viewer_frames if f.startswith("{"))
+
+    # Before any audio, the captioner's page measured its clock against the server's and said
+    # when its first sample was captured, on the server's clock.
+    kinds = [
+        "audio" if isinstance(frame, bytes) else json.loads(frame)["type"]
+        for frame in captioner_sent
+    ]
+    first_audio = kinds.index("audio")
+    assert kinds[:first_audio].count("clock") >= 3, kinds[: first_audio + 1]
+    assert kinds[first_audio - 1] == "capture", kinds[: first_audio + 1]
+    answers = [json.loads(f) for f in captioner_frames if '"type":"clock"' in f.replace(" ", "")]
+    assert answers, captioner_frames[:5]
+    assert all(isinstance(answer["server"], int) for answer in answers)
+    # ...so every caption carries when its words were spoken, and the viewer drew each final.
+    captions = [json.loads(f) for f in viewer_frames if '"type":"caption"' in f.replace(" ", "")]
+    assert all(isinstance(c["spoken_at"], int) for c in captions), captions[:3]
+    drawn = viewer.evaluate("window.__captionsTiming")
+    assert [entry["seq"] for entry in drawn] == sorted(entry["seq"] for entry in drawn)
+    assert all(isinstance(entry["spoken_at"], int) for entry in drawn), drawn
