@@ -40,14 +40,23 @@ class _Server(ThreadingHTTPServer):
 
 class IvsStandin:
     def __init__(
-        self, *, access_key: str = ACCESS_KEY, secret_key: str = SECRET_KEY, host: str = "127.0.0.1"
+        self,
+        *,
+        access_key: str = ACCESS_KEY,
+        secret_key: str = SECRET_KEY,
+        host: str = "127.0.0.1",
+        playback_port: int = 0,
+        control_port: int = 0,
     ) -> None:
         self.state = IvsState(credentials={access_key: secret_key})
         self.access_key, self.secret_key = access_key, secret_key
         self._loops: dict[str, LiveLoop] = {}
         playback = type("Handler", (PlaybackHandler,), {"state": self.state, "loops": self._loops})
         control = type("Handler", (ControlHandler,), {"state": self.state})
-        self._servers = [_Server((host, 0), playback), _Server((host, 0), control)]
+        self._servers = [
+            _Server((host, playback_port), playback),
+            _Server((host, control_port), control),
+        ]
         self.playback_base = "http://{}:{}".format(*self._servers[0].server_address[:2])
         self.endpoint = "http://{}:{}".format(*self._servers[1].server_address[:2])
         for server in self._servers:

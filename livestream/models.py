@@ -1,6 +1,7 @@
 import re
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F
@@ -24,6 +25,7 @@ CAPTION_LANGUAGES = [
 # IVS's pattern for a channel ARN (API reference, ChannelArn).
 CHANNEL_ARN_PATTERN = re.compile(r"arn:aws:ivs:[a-z0-9-]+:[0-9]+:channel/[a-zA-Z0-9-]+")
 IVS_PLAYBACK_HOST_SUFFIX = ".playback.live-video.net"
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 def group_name(stream_id: int) -> str:
@@ -73,7 +75,11 @@ class Stream(models.Model):
     def clean(self) -> None:
         errors: dict[str, str] = {}
         parts = urlsplit(self.playback_url or "")
-        if self.playback_url and (parts.scheme != "https" or not parts.path.endswith(".m3u8")):
+        # http only for a stand-in on this machine (ivs_standin), in development.
+        local = settings.DEBUG and parts.scheme == "http" and parts.hostname in LOOPBACK
+        if self.playback_url and (
+            (parts.scheme != "https" and not local) or not parts.path.endswith(".m3u8")
+        ):
             errors["playback_url"] = "Use the https playback URL of the channel, ending in .m3u8."
         if self.channel_arn and not CHANNEL_ARN_PATTERN.fullmatch(self.channel_arn):
             errors["channel_arn"] = (

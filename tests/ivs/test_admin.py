@@ -87,6 +87,17 @@ def test_a_playback_url_must_be_https_and_m3u8(admin, url):
     ]
 
 
+def test_http_is_allowed_only_for_a_local_stand_in_in_development(admin, settings):
+    local = "http://127.0.0.1:8771/api/video/v1/us-west-2.1.channel.x.m3u8"
+    settings.DEBUG = False
+    assert "playback_url" in errors(add_stream(admin, playback_url=local))
+    settings.DEBUG = True
+    elsewhere = local.replace("127.0.0.1", "cdn.example.com")
+    assert "playback_url" in errors(add_stream(admin, playback_url=elsewhere))
+    add_stream(admin, playback_url=local)
+    assert Stream.objects.get(slug="board").playback_url == local
+
+
 def test_another_hls_host_is_saved_with_a_warning(admin):
     response = add_stream(admin, playback_url="https://cdn.example.com/live/index.m3u8")
     assert Stream.objects.filter(slug="board").exists()
