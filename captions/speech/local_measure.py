@@ -2,9 +2,11 @@
 
     .venv/bin/python -m captions.speech.local_measure                 # the clips below
     .venv/bin/python -m captions.speech.local_measure --wav talk.wav --text "what is said"
+    .venv/bin/python -m captions.speech.local_measure --live          # and the final delays
 
 Needs espeak-ng for the built-in clips and ``jiwer`` (requirements-dev.txt). The audio goes in
-all at once, so the figure is how fast this machine decodes, not how fast audio arrives.
+all at once for the real-time factor (how fast this machine decodes, not how fast audio
+arrives); ``--live`` then sends it again at real time, as a captioner does.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import argparse
 import array
 import asyncio
 import io
+import math
 import subprocess
 import sys
 import time
@@ -100,6 +103,30 @@ async def transcribe(pcm: bytes, **tuning: float) -> tuple[list[Transcript], flo
     return finals, time.perf_counter() - started
 
 
+async def final_delays(pcm: bytes, frame: int = 3200) -> list[float]:
+    """Send ``pcm`` in real time; for each final, the seconds from the end of its last word's
+    audio reaching the engine to the final coming out."""
+    session = await LocalEngine().open(language="en")
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    delays: list[float] = []
+
+    async def collect() -> None:
+        async for event in session.results():
+            if isinstance(event, Transcript) and event.is_final:
+                # the frame holding the last word was sent at its end, rounded up to a frame
+                sent = started + math.ceil(event.end * SAMPLE_RATE * 2 / frame) * frame / 32000
+                delays.append(loop.time() - sent)
+
+    collector = asyncio.create_task(collect())
+    for n, i in enumerate(range(0, len(pcm), frame)):
+        await asyncio.sleep(max(0.0, started + (n + 1) * frame / 32000 - loop.time()))
+        await session.send(pcm[i : i + frame])
+    await session.finish()
+    await collector
+    return delays
+
+
 def word_error_rate(reference: str, hypothesis: str) -> float:
     import jiwer
 
@@ -117,7 +144,7 @@ def word_error_rate(reference: str, hypothesis: str) -> float:
     )
 
 
-async def measure(name: str, pcm: bytes, reference: str) -> None:
+async def measure(name: str, pcm: bytes, reference: str, *, live: bool = False) -> None:
     pcm = bytes(SAMPLE_RATE * 2) + pcm + bytes(SAMPLE_RATE * 2)  # a second of silence each side
     finals, seconds = await transcribe(pcm)
     audio = len(pcm) / (SAMPLE_RATE * 2)
@@ -127,20 +154,29 @@ async def measure(name: str, pcm: bytes, reference: str) -> None:
     print(f"  word error rate {word_error_rate(reference, hypothesis):.2f}")  # noqa: T201
     for final in finals:
         print(f"  {final.start:6.2f}-{final.end:6.2f}  {final.text}")  # noqa: T201
+    if live:
+        delays = sorted(await final_delays(pcm))
+        print(  # noqa: T201
+            f"  sent in real time: finals {delays[len(delays) // 2]:.2f} s (median), "
+            f"{delays[-1]:.2f} s (worst) after the last word's audio arrived"
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--wav", type=Path, help="a 16-bit WAV file instead of espeak-ng")
     parser.add_argument("--text", help="what the WAV file says")
+    parser.add_argument(
+        "--live", action="store_true", help="also send the audio in real time: final delays"
+    )
     args = parser.parse_args(argv)
     if args.wav:
         if not args.text:
             parser.error("--wav needs --text")
-        asyncio.run(measure(args.wav.name, read_wav(args.wav), args.text))
+        asyncio.run(measure(args.wav.name, read_wav(args.wav), args.text, live=args.live))
         return
     for name, text in (("test clip", TEST_CLIP), ("other clip", OTHER_CLIP)):
-        asyncio.run(measure(name, espeak(text), text))
+        asyncio.run(measure(name, espeak(text), text, live=args.live))
 
 
 if __name__ == "__main__":
