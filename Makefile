@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format ivs-sdk vendor-hls bench clean
+.PHONY: run test lint format ivs-sdk vendor-hls bench bench-phrases clean
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +64,11 @@ $(VENV)/.installed-bench: requirements-bench.txt requirements-dev.txt requiremen
 ## Start real Daphne processes, drive them from a separate process, write docs/benchmarks.md.
 bench: $(VENV)/.installed-bench
 	$(PY) -m bench
+
+## Phrase end to caption at a viewer, with the Deepgram stand-in at Deepgram's timing:
+## writes docs/phrase-latency.md (PostgreSQL as for `make bench`).
+bench-phrases: $(VENV)/.installed-bench
+	$(PY) -m bench.phrase_latency
 
 clean:
 	rm -rf $(VENV) build static/ivs staticfiles tools/ivs-sdk/node_modules

@@ -357,7 +357,9 @@ def bridge(results: dict) -> list[str]:
         "baseline row is the same frames sent straight to the double (one hop, no site). "
         "**Result**: from a final leaving the double to its arrival at the one viewer (the "
         "engine parses it, the caption is stored in PostgreSQL, sent through the channel layer "
-        "and relayed).",
+        "and relayed). These run the stand-in fast (no processing delay); with Deepgram's own "
+        "timing, the time from the end of a spoken phrase to its final at a viewer is in "
+        "[phrase-latency.md](phrase-latency.md) (`make bench-phrases`).",
         "",
         *table(
             [
