@@ -58,6 +58,26 @@ class Stream(models.Model):
     caption_language = models.CharField(
         max_length=12, choices=CAPTION_LANGUAGES, default="en", help_text="Spoken language."
     )
+    caption_source = models.CharField(
+        max_length=12,
+        choices=[
+            ("microphone", "The captioner's microphone (Start captions on the player page)"),
+            ("stream", "The stream's own audio (a caption worker follows the stream)"),
+        ],
+        default="microphone",
+        help_text="Where captions are made from.",
+    )
+    caption_engine = models.CharField(
+        max_length=12,
+        choices=[
+            ("", "Site default (CAPTIONS_ENGINE)"),
+            ("deepgram", "Deepgram (live, needs DEEPGRAM_API_KEY)"),
+            ("local", "Local engine (offline, lower accuracy)"),
+        ],
+        default="",
+        blank=True,
+        help_text="Which speech engine captions this stream.",
+    )
     last_caption_seq = models.PositiveBigIntegerField(
         default=0, editable=False, help_text="Sequence number of the last stored caption."
     )
