@@ -268,10 +268,11 @@ class HlsServer:
         self._server.server_close()
 
 
-def serve_directory(directory: Path) -> HlsServer:
-    """Serve ``directory`` over HTTP on 127.0.0.1 (a free port) from a background thread."""
+def serve_directory(directory: Path, port: int = 0) -> HlsServer:
+    """Serve ``directory`` over HTTP on 127.0.0.1 (``port``, or a free one) from a background
+    thread."""
     handler = functools.partial(_HlsHandler, directory=str(directory))
-    server = _QuietServer(("127.0.0.1", 0), handler)
+    server = _QuietServer(("127.0.0.1", port), handler)
     server.requests = []  # type: ignore[attr-defined]
     threading.Thread(target=server.serve_forever, name="hls-server", daemon=True).start()
     host, port = server.server_address[:2]

@@ -141,6 +141,9 @@ def test_captions_are_drawn_on_the_video_above_the_controls(
     lowered = box(page, "#caption-text")
     assert inside(lowered, video), (lowered, video)
     assert lowered["y"] > caption["y"]
+    log = new_page.log(page)
+    assert log.page_errors == []
+    assert log.csp_violations() == []
 
 
 def test_a_60_word_caption_shows_its_last_words_within_two_lines_on_a_phone(

@@ -178,3 +178,44 @@ def test_caption_size_is_remembered_and_cc_hides_captions(site, page, hls_stream
     assert page.locator("#captions-status").text_content() == (
         "No captions right now — they'll appear when captioning starts."
     )
+
+
+def test_the_entry_forms_error_is_tied_to_the_code_field(site, page, hls_stream):
+    site.create_stream(hls_stream, viewer_code="RIGHTCODE2")
+    page.goto(f"{site.url}/enter/")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Enter").click()  # no code at all
+
+    field = page.get_by_label("Access code")
+    assert field.get_attribute("aria-invalid") == "true"
+    error = page.locator(f"#{field.get_attribute('aria-describedby')}")
+    assert error.is_visible()
+    assert error.get_attribute("role") == "alert"
+    assert error.inner_text() == "This field is required."
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="needs gate/views.py to put the refusal on the code field (form.add_error('code', …))",
+)
+def test_a_refused_codes_error_is_tied_to_the_code_field(site, page, hls_stream):
+    site.create_stream(hls_stream, viewer_code="RIGHTCODE3")
+    enter_code(page, site, "wrong-code-3")
+    field = page.get_by_label("Access code")
+    assert field.get_attribute("aria-invalid") == "true"
+    error = page.locator(f"#{field.get_attribute('aria-describedby')}")
+    assert "That code doesn’t work" in error.inner_text()
+
+
+def test_every_page_has_a_favicon(site, page):
+    page.goto(f"{site.url}/enter/")
+    icons = page.eval_on_selector_all(
+        "link[rel~='icon'], link[rel='apple-touch-icon']",
+        "links => links.map((link) => [link.rel, link.getAttribute('href')])",
+    )
+    assert {rel for rel, _ in icons} == {"icon", "apple-touch-icon"}
+    for _, href in icons:
+        status, headers, body = site.get(href)
+        assert status == 200, href
+        assert headers["Content-Type"].startswith("image/"), (href, headers["Content-Type"])
+        assert body

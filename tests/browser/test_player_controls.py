@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.browser.caption_feed import FakeCaptions, final
-from tests.browser.conftest import enter_code, wait_for_player_state
+from tests.browser.conftest import enter_code, serve_directory, wait_for_player_state
 
 IVS_UNREACHABLE = "http://127.0.0.1:9/amazon-ivs-player.min.js"
 ENGINES = [
@@ -180,3 +180,54 @@ def test_a_stream_that_cannot_be_reached_says_so_and_offers_to_retry(site, hls_s
     text = page.locator("#player-state-text").inner_text()
     assert "Connection lost" not in text  # it never had a connection to lose
     assert page.get_by_role("button", name="Retry now").is_visible()
+
+
+@pytest.mark.parametrize(("engine", "site_env"), ENGINES)
+def test_live_turns_into_jump_to_live_when_the_viewer_falls_behind(
+    engine, site, live_hls_stream, new_page
+):
+    stream = site.create_stream(live_hls_stream, title="Live", viewer_code="BEHIND42")
+    page, _ = open_player(new_page, site, stream)
+    wait_for_player_state(page, "playing")
+    live = page.locator("#live-button")
+    assert live.get_attribute("aria-label") == "Playing live"
+    assert live.get_attribute("aria-disabled") == "true"
+
+    page.keyboard.press("k")  # paused: the stream goes on without this viewer
+    page.wait_for_function(
+        "() => document.getElementById('live-button').getAttribute('aria-disabled') === 'false'"
+    )
+    assert live.get_attribute("aria-label") == "Jump to live"
+    live.click()
+    page.wait_for_function("() => !document.getElementById('video').paused", timeout=20_000)
+    page.wait_for_function(
+        "() => document.getElementById('live-button').getAttribute('aria-disabled') === 'true'",
+        timeout=20_000,
+    )
+    assert live.get_attribute("aria-label") == "Playing live"
+
+
+@pytest.mark.parametrize(("engine", "site_env"), ENGINES)
+def test_a_lost_connection_says_so_and_comes_back_by_itself(
+    engine, site, hls_server, live_hls_stream, new_page, screenshot
+):
+    # The live stream's files through a server of this test's own, which it then stops.
+    relay = serve_directory(hls_server.directory)
+    stream = site.create_stream(relay.url("live/index.m3u8"), title="Flaky", viewer_code="FLAKY42")
+    page, _ = open_player(new_page, site, stream)
+    wait_for_player_state(page, "playing")
+    relay.stop()
+
+    wait_for_player_state(page, "reconnecting", timeout_ms=60_000)
+    assert page.locator("#player-state-text").inner_text() == "Connection lost — reconnecting…"
+    assert page.get_by_role("button", name="Retry now").is_visible()
+    screenshot(page, f"player-connection-lost-{engine.replace('.', '')}")
+
+    # The same files again on the same port: a retry finds them and the video plays.
+    port = int(relay.base_url.rsplit(":", 1)[1])
+    back = serve_directory(hls_server.directory, port=port)
+    try:
+        page.get_by_role("button", name="Retry now").click()
+        wait_for_player_state(page, "playing", timeout_ms=30_000)
+    finally:
+        back.stop()
