@@ -174,6 +174,14 @@ def test_a_60_word_caption_shows_its_last_words_within_two_lines_on_a_phone(
     assert len(lines) <= 2, lines
     assert lines[-1].endswith(more.split()[-1]), lines
 
+    # On a phone the settings open under the picture, not over it.
+    page.get_by_role("button", name="Caption settings").click()
+    panel = box(page, "#caption-settings")
+    assert panel["y"] >= video["y"] + video["height"] - 1, (panel, video)
+    assert panel["x"] >= 0
+    assert panel["x"] + panel["width"] <= 390
+    screenshot(page, "caption-settings-phone")
+
 
 def test_long_captions_roll_up_line_by_line_and_the_interim_looks_provisional(
     site, stream, new_page, screenshot
