@@ -16,6 +16,7 @@ import array
 import asyncio
 import io
 import math
+import os
 import subprocess
 import sys
 import time
@@ -85,10 +86,11 @@ def resample(samples: array.array, rate: int) -> array.array:
     return out
 
 
-async def transcribe(pcm: bytes, **tuning: float) -> tuple[list[Transcript], float]:
-    """Every final for ``pcm`` (sent at once), and the seconds decoding took."""
+async def transcribe(pcm: bytes, **tuning: float) -> tuple[list[Transcript], float, float]:
+    """Every final for ``pcm`` (sent at once), the seconds decoding took, and the CPU seconds
+    this process used meanwhile (which other work on the machine does not inflate)."""
     session = await LocalEngine(max_backlog=len(pcm) / 32000 + 1, **tuning).open(language="en")
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     await session.send(pcm)
     finals: list[Transcript] = []
 
@@ -100,7 +102,7 @@ async def transcribe(pcm: bytes, **tuning: float) -> tuple[list[Transcript], flo
     collector = asyncio.create_task(collect())
     await session.finish()
     await collector
-    return finals, time.perf_counter() - started
+    return finals, time.perf_counter() - started, time.process_time() - cpu
 
 
 async def final_delays(pcm: bytes, frame: int = 3200) -> list[float]:
@@ -146,11 +148,14 @@ def word_error_rate(reference: str, hypothesis: str) -> float:
 
 async def measure(name: str, pcm: bytes, reference: str, *, live: bool = False) -> None:
     pcm = bytes(SAMPLE_RATE * 2) + pcm + bytes(SAMPLE_RATE * 2)  # a second of silence each side
-    finals, seconds = await transcribe(pcm)
+    finals, seconds, cpu = await transcribe(pcm)
     audio = len(pcm) / (SAMPLE_RATE * 2)
     hypothesis = " ".join(f.text for f in finals)
     print(f"{name}: {audio:.1f} s of audio decoded in {seconds:.2f} s")  # noqa: T201
-    print(f"  real-time factor {seconds / audio:.2f}")  # noqa: T201
+    print(  # noqa: T201
+        f"  real-time factor {seconds / audio:.2f} (CPU time: {cpu / audio:.2f}), "
+        f"machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
     print(f"  word error rate {word_error_rate(reference, hypothesis):.2f}")  # noqa: T201
     for final in finals:
         print(f"  {final.start:6.2f}-{final.end:6.2f}  {final.text}")  # noqa: T201

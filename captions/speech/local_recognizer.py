@@ -10,6 +10,7 @@ tenth of a second per second of speech).
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from typing import Final
 
@@ -115,6 +116,7 @@ class Recognizer:
         whole = len(data) - len(data) % size
         for i in range(0, whole, size):
             out += self._frame(data[i : i + size])
+            yield_gil()
         self._rest = data[whole:]
         return out
 
@@ -205,6 +207,7 @@ class Recognizer:
         size = self._ep.frame_bytes
         for i in range(0, len(audio), size):
             self.decoder.process_raw(audio[i : i + size])
+            yield_gil()
         self.decoder.end_utt()
 
     def _words(self) -> list[Word]:
@@ -223,6 +226,12 @@ class Recognizer:
                 )
             )
         return words
+
+
+def yield_gil() -> None:
+    """Hand the GIL to a thread waiting for it (the event loop's) now, rather than when the
+    interpreter's 5 ms switch interval runs out: measured, it halves the loop's typical wait."""
+    time.sleep(0)
 
 
 def caption_text(words: list[Word]) -> str:
