@@ -25,6 +25,7 @@ from django.db import close_old_connections, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from gate.models import AccessCode
 from ivs import client
 from ivs.models import PlaybackGrant, Revocation
 
@@ -56,8 +57,6 @@ def request(code_ids: Iterable[int], reason: str, now: datetime | None = None) -
 
 def find_expired(now: datetime | None = None) -> int:
     """Mark pending the live viewer ids whose code was revoked or expired unnoticed."""
-    from gate.models import AccessCode  # gate's model, read through its public fields
-
     now = now or timezone.now()
     dead = AccessCode.objects.filter(
         Q(is_active=False) | Q(expires_at__lte=now), playback_grants__revocation=Revocation.NONE
@@ -134,17 +133,22 @@ def send(grant: PlaybackGrant, now: datetime | None = None) -> None:
 
 
 def process_due(now: datetime | None = None, limit: int = 500) -> int:
-    """Send every pending revocation that is due; returns how many were attempted."""
-    now = now or timezone.now()
+    """Send every pending revocation that is due; returns how many were attempted.
+
+    ``now`` fixes the clock (tests); otherwise each row is claimed and timed when it is sent.
+    """
     due = list(
-        PlaybackGrant.objects.filter(revocation=Revocation.PENDING, next_attempt_at__lte=now)
+        PlaybackGrant.objects.filter(
+            revocation=Revocation.PENDING, next_attempt_at__lte=now or timezone.now()
+        )
         .order_by("next_attempt_at")
         .values_list("pk", flat=True)[:limit]
     )
     attempted = 0
     for pk in due:
-        if _claim(pk, now):
-            send(PlaybackGrant.objects.get(pk=pk), now)
+        moment = now or timezone.now()
+        if _claim(pk, moment):
+            send(PlaybackGrant.objects.get(pk=pk), moment)
             attempted += 1
     return attempted
 

@@ -20,7 +20,11 @@ def admin(client, django_user_model):
 
 
 def add_stream(admin, **fields):
+    # The add form's own initial values first, so fields added to Stream later fill themselves.
+    form = admin.get("/admin/livestream/stream/add/").context["adminform"].form
+    initial = {name: form[name].value() for name in form.fields}
     data = {
+        **{name: value for name, value in initial.items() if value not in (None, False)},
         "title": "Board meeting",
         "slug": "board",
         "playback_url": IVS_URL,
