@@ -10,7 +10,7 @@ import time
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from deepgram_standin import speech
+from deepgram_standin import sentences, speech
 
 
 def ws_url(site_url: str, path: str) -> str:
@@ -114,8 +114,11 @@ async def closed_with(ws: ClientConnection, within: float = 10) -> tuple[int, li
 
 
 async def speak(ws: ClientConnection, seconds: float, seed: int) -> None:
-    """Send speech in 100 ms frames, a little faster than real time."""
-    pcm = speech(seconds, seed=seed)
+    """Send 100 ms frames, a little faster than real time: a phrase and a pause per whole second
+    (a final each, as Deepgram's endpointing ends a phrase at a pause), then any fraction of a
+    second spoken through."""
+    whole, rest = divmod(seconds, 1)
+    pcm = sentences(int(whole), seed=seed) + (speech(rest, seed=seed) if rest else b"")
     for start in range(0, len(pcm), 3200):
         await ws.send(pcm[start : start + 3200])
         await asyncio.sleep(0.05)
