@@ -4,7 +4,6 @@
 // CC and caption settings belong to captions.js; "c" presses its button.
 
 const player = document.getElementById("player");
-const screen = document.getElementById("player-screen");
 const video = document.getElementById("video");
 const playButton = document.getElementById("play-toggle");
 const muteButton = document.getElementById("mute-toggle");
@@ -107,7 +106,9 @@ function toggleFullscreen() {
   } else if (canFullscreenPlayer()) {
     const request = player.requestFullscreen || player.webkitRequestFullscreen;
     const result = request.call(player, { navigationUI: "hide" });
-    if (result && result.catch) result.catch((error) => console.warn("full screen refused:", error.message));
+    if (result && result.catch) {
+      result.catch((error) => console.warn("full screen refused:", error.message));
+    }
   } else if (typeof video.webkitEnterFullscreen === "function") {
     // iPhone: only the video itself goes full screen, in the system player; captions reach it
     // as a text track (see text-track.js).
@@ -133,7 +134,9 @@ function togglePip() {
   if (document.pictureInPictureElement) {
     document.exitPictureInPicture();
   } else if (document.pictureInPictureEnabled) {
-    video.requestPictureInPicture().catch((error) => console.warn("picture-in-picture refused:", error.message));
+    video.requestPictureInPicture().catch((error) => {
+      console.warn("picture-in-picture refused:", error.message);
+    });
   } else if (typeof video.webkitSetPresentationMode === "function") {
     const inPip = video.webkitPresentationMode === "picture-in-picture";
     video.webkitSetPresentationMode(inPip ? "inline" : "picture-in-picture");
@@ -251,7 +254,6 @@ export function startControls(playerEngine) {
     if (lastPointerType === "mouse") togglePlay();
   });
   video.addEventListener("dblclick", toggleFullscreen);
-  screen.addEventListener("keydown", showControls);
   document.addEventListener("keydown", onKey);
 
   renderPlayState();
