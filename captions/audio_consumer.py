@@ -69,7 +69,8 @@ class AudioConsumer(GatedConsumer):
         self.tasks = (loop.create_task(self._keep_lease()),)
         await self.say("connecting", "Connecting to the speech service…")
         try:
-            session = CaptionSession(self.stream, get_engine(), self.send_json)
+            engine = get_engine(self.stream.caption_engine or None)
+            session = CaptionSession(self.stream, engine, self.send_json)
             await session.start()
         except SpeechRefused as refused:
             logger.warning("captions for stream %s refused: %s", self.stream.pk, refused)
@@ -94,7 +95,8 @@ class AudioConsumer(GatedConsumer):
                 )
             )()
             by = f"captioner code {label or self.grant.code_id}"
-        return {"by": by, "since": timezone.now().isoformat(), "engine": settings.CAPTIONS_ENGINE}
+        engine = self.stream.caption_engine or settings.CAPTIONS_ENGINE
+        return {"by": by, "since": timezone.now().isoformat(), "engine": engine}
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if not self.frames_in.take():

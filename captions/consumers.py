@@ -207,7 +207,9 @@ class CaptionsConsumer(GatedConsumer):
         await self.send(text_data=encode({"type": "history", "captions": history}))
         last_seq = history[-1]["seq"] if history else (_after(self.scope) or 0)
         status = await lease.get_status(self.stream.pk) or status_message(
-            captioning=False, engine=settings.CAPTIONS_ENGINE, message=""
+            captioning=False,
+            engine=self.stream.caption_engine or settings.CAPTIONS_ENGINE,
+            message="",
         )
         await self.send(text_data=encode(status))
         backlog, self.backlog = self.backlog, None

@@ -81,6 +81,7 @@ async def test_captions_reach_two_viewers_in_order_with_increasing_seq(
             "type": "status",
             "captioning": True,
             "engine": "deepgram",
+            "label": "Live captions",
             "message": "",
         }
 
@@ -286,6 +287,7 @@ async def test_a_refused_key_tells_the_captioner_and_viewers_without_leaking_it(
         "type": "status",
         "captioning": False,
         "engine": "deepgram",
+        "label": "Live captions",
         "message": "Captions are unavailable right now.",
     }
     assert len(deepgram.handshakes) == 1
@@ -295,6 +297,7 @@ async def test_a_refused_key_tells_the_captioner_and_viewers_without_leaking_it(
 
 
 async def test_without_a_key_captions_are_unavailable(settings, captioner_key):
+    settings.CAPTIONS_ENGINE = "deepgram"  # asked for by name (the default without a key: local)
     settings.DEEPGRAM_API_KEY = ""
     captioner = await connected(socket("/ws/watch/keynote/audio/", session_key=captioner_key))
     seen = await receive_until(captioner, lambda m: m.get("state") == "error")
