@@ -69,7 +69,7 @@ def enter(request: HttpRequest) -> HttpResponse:
     if over:
         ratelimit.give_back(per_ip)  # refused unchecked: not a failed guess
         GATE_ATTEMPTS.labels(outcome="limited").inc()
-        form.add_error(None, RATE_LIMITED)
+        form.add_error("code", RATE_LIMITED)
         response = render(request, "gate/enter.html", {"form": form}, status=429)
         response["Retry-After"] = str(max(limit.retry_after() for limit in over))
         return response
@@ -78,7 +78,7 @@ def enter(request: HttpRequest) -> HttpResponse:
     admitted = code is not None and code.admits() and _admit(request, code)
     if not admitted:
         GATE_ATTEMPTS.labels(outcome="refused").inc()
-        form.add_error(None, GENERIC_ERROR)
+        form.add_error("code", GENERIC_ERROR)
         return render(request, "gate/enter.html", {"form": form})
 
     ratelimit.give_back(per_ip)

@@ -194,10 +194,6 @@ def test_the_entry_forms_error_is_tied_to_the_code_field(site, page, hls_stream)
     assert error.inner_text() == "This field is required."
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs gate/views.py to put the refusal on the code field (form.add_error('code', …))",
-)
 def test_a_refused_codes_error_is_tied_to_the_code_field(site, page, hls_stream):
     site.create_stream(hls_stream, viewer_code="RIGHTCODE3")
     enter_code(page, site, "wrong-code-3")
