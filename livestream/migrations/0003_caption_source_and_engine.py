@@ -4,20 +4,40 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('livestream', '0002_stream_channel_arn_stream_is_private'),
+        ("livestream", "0002_stream_channel_arn_stream_is_private"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='stream',
-            name='caption_engine',
-            field=models.CharField(blank=True, choices=[('', 'Site default (CAPTIONS_ENGINE)'), ('deepgram', 'Deepgram (live, needs DEEPGRAM_API_KEY)'), ('local', 'Local engine (offline, lower accuracy)')], default='', help_text='Which speech engine captions this stream.', max_length=12),
+            model_name="stream",
+            name="caption_engine",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("", "Site default (CAPTIONS_ENGINE)"),
+                    ("deepgram", "Deepgram (live, needs DEEPGRAM_API_KEY)"),
+                    ("local", "Local engine (offline, lower accuracy)"),
+                ],
+                default="",
+                help_text="Which speech engine captions this stream.",
+                max_length=12,
+            ),
         ),
         migrations.AddField(
-            model_name='stream',
-            name='caption_source',
-            field=models.CharField(choices=[('microphone', "The captioner's microphone (Start captions on the player page)"), ('stream', "The stream's own audio (a caption worker follows the stream)")], default='microphone', help_text='Where captions are made from.', max_length=12),
+            model_name="stream",
+            name="caption_source",
+            field=models.CharField(
+                choices=[
+                    (
+                        "microphone",
+                        "The captioner's microphone (Start captions on the player page)",
+                    ),
+                    ("stream", "The stream's own audio (a caption worker follows the stream)"),
+                ],
+                default="microphone",
+                help_text="Where captions are made from.",
+                max_length=12,
+            ),
         ),
     ]
