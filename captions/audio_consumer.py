@@ -66,7 +66,8 @@ class AudioConsumer(GatedConsumer):
             limits.AUDIO_MESSAGES_PER_SECOND, limits.AUDIO_MESSAGES_BURST
         )
         loop = asyncio.get_running_loop()
-        self.tasks = (loop.create_task(self._keep_lease()),)
+        keeper = lease.LeaseKeeper(self.stream.pk, self.holder, self._lease_lost)
+        self.tasks = (loop.create_task(keeper.run()),)
         await self.say("connecting", "Connecting to the speech service…")
         try:
             engine = get_engine(self.stream.caption_engine or None)
@@ -185,22 +186,9 @@ class AudioConsumer(GatedConsumer):
                 Close.SERVER_ERROR, "The speech service stopped unexpectedly: captions stopped."
             )
 
-    async def _keep_lease(self) -> None:
-        while True:
-            await asyncio.sleep(lease.refresh_interval())
-            try:
-                ours = await lease.refresh(self.stream.pk, self.holder)
-            except Exception:
-                # The cache (Redis) is unreachable: keep captioning, try again shortly.
-                logger.warning(
-                    "could not refresh the captioning lease of stream %s", self.stream.pk
-                )
-                continue
-            if not ours:
-                logger.warning("lost the captioning lease for stream %s", self.stream.pk)
-                self.has_lease = False
-                await self.close_with(Close.BUSY, "Another captioner took over this stream.")
-                return
+    async def _lease_lost(self) -> None:
+        self.has_lease = False
+        await self.close_with(Close.BUSY, "Another captioner took over this stream.")
 
     async def _finish(self) -> bool:
         """End the speech session; True when every result it owed arrived."""

@@ -7,8 +7,14 @@ viewer-facing status travels with it, so viewers who join see whether captions a
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
 from django.conf import settings
 from django.core.cache import cache
+
+logger = logging.getLogger(__name__)
 
 
 def ttl() -> int:
@@ -75,3 +81,35 @@ def holders(stream_ids: list[int]) -> dict[int, dict]:
     """Who captions each of these streams now (synchronous, for the admin)."""
     found = cache.get_many([_holder_key(stream_id) for stream_id in stream_ids])
     return {sid: found[_holder_key(sid)] for sid in stream_ids if _holder_key(sid) in found}
+
+
+class LeaseKeeper:
+    """Keeps a held lease: refreshes it every :func:`refresh_interval` until cancelled.
+
+    When the lease turns out to be someone else's (it lapsed and was taken), ``held`` becomes
+    False, ``on_lost`` is awaited and :meth:`run` returns. A cache that does not answer is not
+    a loss: the holder keeps captioning and tries again at the next interval.
+    """
+
+    def __init__(self, stream_id: int, owner: str, on_lost: Callable[[], Awaitable[None]]) -> None:
+        self.stream_id = stream_id
+        self.owner = owner
+        self.on_lost = on_lost
+        self.held = True  # made after a successful acquire()
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(refresh_interval())
+            try:
+                ours = await refresh(self.stream_id, self.owner)
+            except Exception:
+                # The cache (Redis) is unreachable: keep captioning, try again shortly.
+                logger.warning(
+                    "could not refresh the captioning lease of stream %s", self.stream_id
+                )
+                continue
+            if not ours:
+                logger.warning("lost the captioning lease for stream %s", self.stream_id)
+                self.held = False
+                await self.on_lost()
+                return
