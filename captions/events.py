@@ -50,6 +50,9 @@ class StatusMessage(TypedDict):
     engine: str
     label: str  # the engine's name for viewers (ENGINE_LABELS)
     message: str
+    # The newest final stored when the status was sent: a page that has not seen it asks the
+    # record (a final lost on the way with nothing after it would otherwise go unnoticed).
+    last_seq: NotRequired[int]
 
 
 class BroadcastEvent(TypedDict):
@@ -78,11 +81,16 @@ def broadcast_event(message: CaptionMessage | StatusMessage | CorrectionMessage)
     }
 
 
-def status_message(*, captioning: bool, engine: str, message: str = "") -> StatusMessage:
-    return {
+def status_message(
+    *, captioning: bool, engine: str, message: str = "", last_seq: int | None = None
+) -> StatusMessage:
+    status: StatusMessage = {
         "type": "status",
         "captioning": captioning,
         "engine": engine,
         "label": ENGINE_LABELS.get(engine, engine),
         "message": message,
     }
+    if last_seq is not None:
+        status["last_seq"] = last_seq
+    return status

@@ -238,7 +238,10 @@ class CaptionSession:
 
     async def _tell_viewers(self, state: str, *, captioning: bool) -> None:
         status: StatusMessage = status_message(
-            captioning=captioning, engine=self.engine.name, message=VIEWER_MESSAGES.get(state, "")
+            captioning=captioning,
+            engine=self.engine.name,
+            message=VIEWER_MESSAGES.get(state, ""),
+            last_seq=self.stream.last_caption_seq,
         )
         if captioning:
             try:

@@ -89,6 +89,17 @@ export class FinalsInOrder {
     }, this.gapRetry);
   }
 
+  /** A status named the newest final stored: if the page has not had it, ask the record. */
+  known(lastSeq) {
+    if (this.last === null || !Number.isInteger(lastSeq) || lastSeq <= this.last) return;
+    if (this.waiting.has(lastSeq)) return; // it arrived; what is before it is already asked for
+    if (this.gapTimer !== null) return;
+    this.gapTimer = setTimeout(() => {
+      this.gapTimer = null;
+      if (lastSeq > this.lastSeq) this.onGap(this.lastSeq);
+    }, this.gapRetry); // it may simply be a few milliseconds behind its status
+  }
+
   /** Staff corrected a final that has not been delivered yet: deliver the corrected one. */
   correct(seq, text, removed) {
     const waiting = this.waiting.get(seq);

@@ -209,7 +209,10 @@ const socket = new ReconnectingSocket({
     }
     if (message.type === "history") onHistory(message);
     else if (message.type === "caption") onCaption(message);
-    else if (message.type === "status") onStatus(message);
+    else if (message.type === "status") {
+      onStatus(message);
+      finals.known(message.last_seq);
+    }
     else if (message.type === "correction") onCorrection(message);
   },
   shouldRetry(event) {

@@ -83,6 +83,7 @@ async def test_captions_reach_two_viewers_in_order_with_increasing_seq(
             "engine": "deepgram",
             "label": "Live captions",
             "message": "",
+            "last_seq": 0,  # nothing stored yet
         }
 
     # phrases longer than a second, so that interims (about one a second) come before finals
@@ -289,6 +290,7 @@ async def test_a_refused_key_tells_the_captioner_and_viewers_without_leaking_it(
         "engine": "deepgram",
         "label": "Live captions",
         "message": "Captions are unavailable right now.",
+        "last_seq": 0,
     }
     assert len(deepgram.handshakes) == 1
     everything = json.dumps(seen) + json.dumps(status) + caplog.text
@@ -340,3 +342,10 @@ async def test_a_dropped_speech_connection_loses_and_repeats_no_final(
     assert len(set(texts)) == 4
     assert [m["seq"] for m in got] == sorted({m["seq"] for m in got})
     await viewer.disconnect()
+
+
+async def test_an_open_socket_closes_when_its_grant_grows_too_old(viewer_key, settings):
+    settings.GATE_SOCKET_RECHECK = 0.1
+    settings.GATE_GRANT_MAX_AGE = 2  # as a page would refuse the grant after it
+    viewer, *_ = await open_viewer("keynote", viewer_key)
+    assert await closed_with(viewer, timeout=6) == 4403

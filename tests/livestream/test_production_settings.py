@@ -129,3 +129,33 @@ def test_the_channel_layer_waits_for_redis_longer_than_a_blocking_receive(layer)
     module, socket_timeout, blocking = done.stdout.split()
     assert layer.startswith(module)
     assert float(socket_timeout) > float(blocking)
+
+
+def test_a_load_balancer_probe_gets_the_health_answer_not_a_redirect(tmp_path):
+    """Plain HTTP, straight to a process, with an address for a Host: 200, not 301 or 400."""
+    import urllib.request
+
+    from tests.live_site import SITE_ENV, start_daphne
+
+    env = {
+        **os.environ,
+        **SITE_ENV,
+        "DEBUG": "false",
+        "SECRET_KEY": "x" * 60,
+        "ALLOWED_HOSTS": "live.example.com",
+        "SECURE_SSL_REDIRECT": "true",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+    }
+    site = start_daphne(env, tmp_path)  # start_daphne itself waits for /healthz to be 200
+    try:
+        request = urllib.request.Request(f"{site.url}/healthz", headers={"Host": "10.0.3.7:8001"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 200
+        page = urllib.request.Request(f"{site.url}/enter/", headers={"Host": "10.0.3.7:8001"})
+        try:
+            urllib.request.urlopen(page, timeout=10)
+            raise AssertionError("an unknown Host reached a page")
+        except urllib.error.HTTPError as refused:
+            assert refused.code == 400  # everything else still checks the Host
+    finally:
+        site.stop()
