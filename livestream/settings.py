@@ -103,16 +103,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.boo
 ):
     # A connection pool per process: ORM calls from consumers (thread pool) and views reuse
     # open connections instead of connecting for each caption or page.
-    from psycopg_pool import ConnectionPool
-
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": env.int("DATABASE_POOL_MIN", default=2),
         "max_size": env.int("DATABASE_POOL_MAX", default=10),
         "timeout": 10,
-        # Check each connection as it is handed out: after a database outage, the pool's
-        # broken connections are replaced instead of failing one request each.
-        "check": ConnectionPool.check_connection,
     }
+    # With a pool, Django checks each connection as the pool hands it out: after a database
+    # outage, the connections it broke are replaced instead of failing one request each.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
