@@ -11,7 +11,7 @@ from django.utils.timezone import localtime
 
 from captions.admin import clear_captions
 from captions.live_state import holder, viewer_counts
-from gate.admin import AccessCodeInline
+from gate.admin import AccessCodeInline, announce_generated
 from livestream.models import Stream
 
 
@@ -43,6 +43,11 @@ class StreamAdmin(admin.ModelAdmin):
                 "host (….playback.live-video.net): fine for a test stream, but private-channel "
                 "tokens and revocation only protect video served by IVS.",
             )
+
+    def save_formset(self, request: HttpRequest, form, formset, change: bool) -> None:
+        super().save_formset(request, form, formset, change)
+        # Codes left empty in the inline were generated: say which.
+        announce_generated(request, getattr(formset, "generated_codes", []))
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Stream]:
         return (
