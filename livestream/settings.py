@@ -106,7 +106,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.boo
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": env.int("DATABASE_POOL_MIN", default=2),
         "max_size": env.int("DATABASE_POOL_MAX", default=10),
-        "timeout": 10,
+        # How long a request waits for a connection. Under Daphne's 5 s websocket handshake
+        # deadline, so a database outage answers a handshake with a status and 4500, not silence.
+        "timeout": env.float("DATABASE_POOL_TIMEOUT", default=3.0),
     }
     # With a pool, Django checks each connection as the pool hands it out: after a database
     # outage, the connections it broke are replaced instead of failing one request each.
