@@ -1,7 +1,8 @@
 // Admin: "Copy link" buttons (data-invite holds the code's invite link) copy the link and say so
 // on the button for a moment. One listener on the document serves every button, rows added
 // later included. Where the Clipboard API is missing (plain http on a host other than
-// localhost), the link is copied through a selected text field instead.
+// localhost), the link is copied through a selected text field instead. The link is also the
+// button's title, and on a code's own page it stands in a field beside it.
 "use strict";
 
 const SAID_FOR_MS = 2000;
@@ -45,6 +46,6 @@ document.addEventListener("click", async (event) => {
   if (!button) return;
   event.preventDefault();
   const copied = await copy(button.dataset.invite);
-  say(button, copied ? "Copied" : "Copy failed: select the link");
+  say(button, copied ? "Copied" : "Not copied");
   button.classList.toggle("invite-copied", copied);
 });
