@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format ivs-sdk vendor-hls bench bench-phrases clean
+.PHONY: run test lint format ivs-sdk vendor-hls bench bench-phrases sync clean
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -83,6 +83,12 @@ bench: $(VENV)/.installed-bench
 ## writes docs/phrase-latency.md (PostgreSQL as for `make bench`).
 bench-phrases: $(VENV)/.installed-bench
 	$(PY) -m bench.phrase_latency
+
+## Captions against each viewer's picture: a live ffmpeg HLS stream with speech, the player page
+## in Chromium with hls.js and with the IVS SDK; writes docs/sync.md (needs chromium, ffmpeg,
+## espeak-ng, redis-server and the IVS SDK build).
+sync: $(VENV)/.installed-dev ivs-sdk
+	$(PY) -m bench.sync
 
 clean:
 	rm -rf $(VENV) build static/ivs staticfiles tools/ivs-sdk/node_modules
