@@ -193,6 +193,9 @@ function onCorrection(message) {
   if (rollUp.correct(seq, text)) updateTextTrack();
 }
 
+// Staff fixed a caption from this page (caption-fix.js): shown at once, as a correction.
+document.addEventListener("livestream:correction", (event) => onCorrection(event.detail));
+
 function onHistory(message) {
   finals.history(message.captions || [], firstHistory ? "history" : "recovered");
   firstHistory = false;
