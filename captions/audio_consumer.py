@@ -204,6 +204,9 @@ class AudioConsumer(GatedConsumer):
 
     async def release(self) -> None:
         current = asyncio.current_task()
+        if self.closing_code not in (None, Close.NORMAL):
+            # Ending in error: the next captioner should not wait for this one's last words.
+            self.finish_within = ERROR_FINISH_SECONDS
         try:
             await self._finish()
         finally:

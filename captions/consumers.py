@@ -77,6 +77,7 @@ class GatedConsumer(AsyncWebsocketConsumer):
     server_error_message = "Something went wrong on the server. Reconnecting…"
     stream: Stream
     accepted = False
+    closing_code: Close | None = None  # set when the server ends the socket itself
     ending = False  # a close was sent: what the client still sends is dropped unread
     _released = False
 
@@ -118,14 +119,18 @@ class GatedConsumer(AsyncWebsocketConsumer):
             await self.end(Close.SERVER_ERROR, self.server_error_message)
 
     async def end(self, code: Close, message: str = "", state: str = "error") -> None:
-        """From a handler: tell the client why (a status message), close with ``code``,
-        release everything and stop consuming. What the client sent meanwhile is dropped."""
-        await self.close_with(code, message, state)
+        """From a handler: release everything, tell the client why (a status message), close
+        with ``code`` and stop consuming. What the client sent meanwhile is dropped.
+
+        Released first: by the time the client sees the close, whoever comes next (another
+        captioner) finds the stream free."""
+        self.closing_code = code
         try:
             self._stop_listening()
         except Exception:
             logger.exception("could not stop reading websocket %s", self.scope["path"])
         await self._release_once()
+        await self.close_with(code, message, state)
         raise StopConsumer
 
     def _stop_listening(self) -> None:
