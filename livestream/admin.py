@@ -68,7 +68,8 @@ class StreamAdmin(admin.ModelAdmin):
         if now is None:
             return "off"
         since = parse_datetime(now["since"])
-        return f"by {now['by']} since {localtime(since):%H:%M} ({now['engine']})"
+        note = f" — {now['note']}" if now.get("note") else ""  # a caption worker waiting
+        return f"by {now['by']} since {localtime(since):%H:%M} ({now['engine']}){note}"
 
     @admin.display(description="last caption", ordering="last_caption_at")
     def last_caption(self, obj: Stream):

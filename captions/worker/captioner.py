@@ -36,6 +36,7 @@ logger = logging.getLogger(__name__)
 STOP_SECONDS = 10.0  # how long a stopping session may take to store what it owes
 RETRY_REFUSED_SECONDS = 30.0  # after the speech engine refused to start
 NOTICE_SECONDS = 6.0  # how long viewers see "skipped … to catch up" before "Captions on"
+WAITING = "waiting for the stream to go live"
 SKIPPED_MESSAGE = "Captions skipped {seconds:.0f} s of the stream to catch up with it."
 
 
@@ -62,7 +63,7 @@ class StreamCaptioner:
         keeping = asyncio.get_running_loop().create_task(keeper.run())
         logger.info("caption worker %s captions stream %s", self.worker, self.stream.pk)
         try:
-            await self._set_holder("waiting for the stream to go live")
+            await self._set_holder(WAITING)
             follower = Follower(StreamSource(self.stream), resume_at=await self._resume_point())
             async for event in follower.events():
                 if isinstance(event, Media):
@@ -145,7 +146,7 @@ class StreamCaptioner:
             self._retry_at = time.monotonic() + RETRY_REFUSED_SECONDS
             return False
         self.session, self.pacer = session, Pacer(session)
-        await self._set_holder("captioning")
+        await self._set_holder()
         return True
 
     async def _notify(self, message: dict) -> None:
@@ -158,7 +159,7 @@ class StreamCaptioner:
         logger.info("stream %s is not live (%s): captions paused", self.stream.pk, reason)
         self.decoder.reset()
         await self._end_session(graceful=True)
-        await self._set_holder("waiting for the stream to go live")
+        await self._set_holder(WAITING)
 
     async def _skipped(self, skipped: Skipped) -> None:
         logger.warning(
@@ -193,13 +194,14 @@ class StreamCaptioner:
                 await pacer.close()
                 await session.abort()
 
-    async def _set_holder(self, state: str) -> None:
+    async def _set_holder(self, note: str = "") -> None:
+        """Who holds the stream, for the admin: this worker, since now, and what it waits for."""
         engine = self.stream.caption_engine or settings.CAPTIONS_ENGINE
         holder = {
             "by": f"caption worker {self.worker}",
             "since": timezone.now().isoformat(),
             "engine": engine,
-            "state": state,
+            "note": note,
         }
         with contextlib.suppress(Exception):
             await lease.set_holder(self.stream.pk, holder)

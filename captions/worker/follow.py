@@ -82,12 +82,16 @@ class Follower:
     async def events(self) -> AsyncIterator[Event]:
         backoff = self.backoff_first
         last_new = time.monotonic()
+        target = 2.0  # the playlist's target duration, once one was read
         while True:
             try:
                 playlist = await self.source.playlist()
             except (Offline, Refused, FetchFailed) as error:
-                stalled = time.monotonic() - last_new > self._stall_after(None)
-                if self.live and (not isinstance(error, FetchFailed) or stalled):
+                # One bad answer is not the end (a playlist caught mid-write reads empty): the
+                # stream is gone when nothing new came for a while.
+                quiet = time.monotonic() - last_new
+                patience = self._stall_after(target) / (2 if isinstance(error, Offline) else 1)
+                if self.live and quiet > patience:
                     self.live = self.started = False
                     yield Gone(f"{type(error).__name__}: {error}")
                 elif isinstance(error, Refused):
@@ -99,6 +103,7 @@ class Follower:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self.backoff_max)
                 continue
+            target = playlist.target_duration
             new = self._new(playlist)
             if len(new) > self.allowed_behind:
                 skipped, new = new[:-1], new[-1:]
@@ -113,15 +118,15 @@ class Follower:
             if new:
                 last_new, backoff = time.monotonic(), self.backoff_first
             elif self.live and (
-                playlist.ended or time.monotonic() - last_new > self._stall_after(playlist)
+                playlist.ended or time.monotonic() - last_new > self._stall_after(target)
             ):
                 self.live = self.started = False
                 yield Gone("the broadcast ended" if playlist.ended else "the playlist stalled")
             await asyncio.sleep(max(0.25, playlist.target_duration / 2))
 
     @staticmethod
-    def _stall_after(playlist: MediaPlaylist | None) -> float:
-        target = playlist.target_duration if playlist else 2.0
+    def _stall_after(target: float) -> float:
+        """Seconds without a new segment after which a live stream counts as gone."""
         return max(3 * target, 6.0)
 
     def _new(self, playlist: MediaPlaylist) -> list[Segment]:
@@ -137,6 +142,12 @@ class Follower:
                 if end is not None and resume_at < end:
                     self.allowed_behind = max(self.max_behind, len(new) - index)
                     self._resume_from = resume_at
+                    logger.info(
+                        "stream %s: starting %d segment(s) behind the live edge, where the last "
+                        "caption ended",
+                        self.source.stream.pk,
+                        len(new) - index - 1,
+                    )
                     return new[index:]
         if self.last is not None and len(new) <= self.max_behind:
             return new  # back after a pause: from where it went on

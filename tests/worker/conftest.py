@@ -54,9 +54,10 @@ def short_lease(settings):
 def stream_of(transactional_db) -> Callable[..., object]:
     counter = iter(range(1, 1000))
 
-    async def make(live: LiveStream, **fields) -> Stream:
+    async def make(live: LiveStream | None, **fields) -> Stream:
         n = next(counter)
-        fields.setdefault("playback_url", live.master_url)
+        if live is not None:
+            fields.setdefault("playback_url", live.master_url)
         fields.setdefault("caption_source", "stream")
         return await Stream.objects.acreate(title=f"Live {n}", slug=f"live-{n}", **fields)
 

@@ -4,7 +4,8 @@ every segment, served over HTTP on 127.0.0.1 by a server the test can make misbe
 
 The truth the tests compare captions with: the utterance at offset ``t`` of the clip's loop
 is at the stream's time ``first_date + t``, where ``first_date`` is the program-date-time of
-the first segment of an ffmpeg run (read from the playlist as soon as it appears).
+the first segment of an ffmpeg run (read from the playlist as soon as it appears), as the
+server gives it (``Faults.date_offset_ms`` off the wall clock).
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ from __future__ import annotations
 import array
 import functools
 import math
+import re
 import shutil
 import subprocess
 import threading
 import time
 import wave
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -81,24 +84,43 @@ class _Handler(SimpleHTTPRequestHandler):
         if self.path.endswith(".ts") and faults.take_segment_failure():
             self.send_error(500)
             return
-        frozen = faults.frozen.get(self.path.split("?")[0])
-        if frozen is not None:
-            self.send_response(200)
-            self.send_header("Content-Type", "application/vnd.apple.mpegurl")
-            self.send_header("Content-Length", str(len(frozen)))
-            self.end_headers()
-            self.wfile.write(frozen)
+        path = self.path.split("?")[0]
+        if not path.endswith(".m3u8"):
+            super().do_GET()
             return
-        super().do_GET()
+        playlist = faults.frozen.get(path)
+        if playlist is None:
+            try:
+                playlist = Path(self.translate_path(path)).read_bytes()
+            except OSError:
+                self.send_error(404)
+                return
+        playlist = _DATE.sub(lambda m: faults.shift(m), playlist)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/vnd.apple.mpegurl")
+        self.send_header("Content-Length", str(len(playlist)))
+        self.end_headers()
+        self.wfile.write(playlist)
+
+
+_DATE = re.compile(rb"(?<=#EXT-X-PROGRAM-DATE-TIME:)(\S+)")
 
 
 @dataclass
 class Faults:
+    # The encoder's clock is not this machine's: the dates in playlists are this far off the
+    # wall clock ffmpeg wrote them by (so a worker that timed captions by when it fetched
+    # segments, not by their dates, would be caught).
+    date_offset_ms: int = -2500
     offline: bool = False  # every request 404s
     failing_segments: int = 0  # the next this many segment requests get 500
     frozen: dict[str, bytes] = field(default_factory=dict)  # path -> a playlist served as is
     requests: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def shift(self, match: re.Match) -> bytes:
+        date = datetime.fromisoformat(match[1].decode())
+        return (date + timedelta(milliseconds=self.date_offset_ms)).isoformat().encode()
 
     def take_segment_failure(self) -> bool:
         with self.lock:
@@ -141,7 +163,7 @@ class LiveStream:
         return "/index.m3u8"
 
     def start(self, *, append: bool = False) -> None:
-        flags = "program_date_time+delete_segments+independent_segments"
+        flags = "program_date_time+delete_segments+independent_segments+omit_endlist"
         if append:
             flags += "+append_list+discont_start"
         seen = self._listed_dates() if append else set()
@@ -203,6 +225,7 @@ class LiveStream:
         """(onset, end, phrase) on the stream's clock (UTC ms) of every utterance of a run so
         far (or until ``until``)."""
         first, started = self.runs[run]
+        first += self.faults.date_offset_ms  # as the playlists say
         until = until or first + round((time.monotonic() - started) * 1000)
         found = []
         for loop in range(int((until - first) / 1000 / self.clip.seconds) + 1):

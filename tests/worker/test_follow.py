@@ -122,7 +122,10 @@ async def test_a_few_segments_behind_it_catches_up_without_skipping():
     assert [e.segment.seq for e in events] == [3, 4, 5, 6, 7]
 
 
-async def test_it_says_once_when_the_stream_goes_and_resumes_a_new_broadcast_from_its_start():
+async def test_it_says_once_when_the_stream_goes_and_resumes_a_new_broadcast_from_its_start(
+    monkeypatch,
+):
+    monkeypatch.setattr(Follower, "_stall_after", staticmethod(lambda target: 0.0))
     restarted = T0 + 60_000  # a new broadcast: numbers from 0 again, later dates
     source = ScriptedSource(
         Offline("HTTP 404"),  # not live yet: nothing said
@@ -144,7 +147,7 @@ async def test_it_says_once_when_the_stream_goes_and_resumes_a_new_broadcast_fro
 
 
 async def test_a_playlist_that_stops_changing_is_a_stall_and_nothing_is_fed_twice(monkeypatch):
-    monkeypatch.setattr(Follower, "_stall_after", staticmethod(lambda playlist: 0.0))
+    monkeypatch.setattr(Follower, "_stall_after", staticmethod(lambda target: 0.0))
     source = ScriptedSource(playlist(0, 4), playlist(0, 4), playlist(0, 4), playlist(2, 6))
     events = await take(Follower(source), 4)
     assert described(events) == [
@@ -153,6 +156,12 @@ async def test_a_playlist_that_stops_changing_is_a_stall_and_nothing_is_fed_twic
         (5, "contiguous"),
         (6, "contiguous"),
     ]
+
+
+async def test_one_bad_answer_from_a_live_stream_is_not_the_end_of_it():
+    source = ScriptedSource(playlist(0, 2), Offline("empty playlist"), playlist(1, 3))
+    events = await take(Follower(source), 2)
+    assert described(events) == [(2, "fresh"), (3, "contiguous")]
 
 
 async def test_an_ended_playlist_means_the_broadcast_ended():
