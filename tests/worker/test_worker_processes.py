@@ -146,3 +146,23 @@ async def test_a_killed_worker_is_replaced_and_no_final_is_lost_or_repeated(site
     # Including what was said while nobody held the lease: the new worker began where the
     # last stored caption ended, still inside the playlist's window.
     assert_every_utterance_captioned(after, live.utterances())
+
+    other.send_signal(signal.SIGTERM)  # as a service manager stops it
+    assert other.wait(timeout=30) == 0
+    log = site.log(other)
+    assert "finishing the captions in progress" in log
+    assert "let go of stream 1" in log
+
+
+def test_without_redis_the_worker_refuses_to_start():
+    done = subprocess.run(
+        [sys.executable, "manage.py", "caption_worker"],
+        cwd=BASE_DIR,
+        env={**os.environ, "REDIS_URL": "", "DEBUG": "true"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "captions made here would reach no viewer: set REDIS_URL" in done.stderr
