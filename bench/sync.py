@@ -345,10 +345,11 @@ def summary(errors: list[float]) -> dict[str, float] | None:
     }
 
 
-def analyse(result: Result, stream: LiveStream) -> dict[str, Any]:
+def measure(result: Result, stream: LiveStream) -> dict[str, Any]:
+    """One viewer's raw figures in one round: every error in ms."""
     frames = sorted(result.frames, key=lambda f: f[0])
     sent = {s.seq: s for s in result.sent}
-    truth_errors, own_errors = [], []
+    truth, own = [], []
     for timing in result.timings:
         if timing["seq"] not in sent:
             continue
@@ -356,38 +357,66 @@ def analyse(result: Result, stream: LiveStream) -> dict[str, Any]:
         number = frame_on_screen(frames, timing["shown_at_wall"])
         picture = stream.utc_of_frame(number) if number is not None else None
         if picture is not None:
-            truth_errors.append(picture - spoken_at)
+            truth.append(picture - spoken_at)
         if timing["shown_at_picture_utc"] is not None:
-            own_errors.append(timing["shown_at_picture_utc"] - spoken_at)
-    clock_errors, behind, reported_latency = [], [], []
-    for wall, picture, latency in result.clock:
+            own.append(timing["shown_at_picture_utc"] - spoken_at)
+    clock, behind, latency = [], [], []
+    for wall, picture, reported in result.clock:
         number = frame_on_screen(frames, wall)
-        truth = stream.utc_of_frame(number) if number is not None else None
-        if truth is None:
+        on_screen = stream.utc_of_frame(number) if number is not None else None
+        if on_screen is None:
             continue
-        behind.append(wall - truth)
+        behind.append(wall - on_screen)
         if picture is not None:
-            clock_errors.append(picture - truth)
-        if latency is not None:
-            reported_latency.append(latency)
-    read = sum(1 for f in frames if f[1] is not None)
-    drawn = {t["seq"] for t in result.timings}
+            clock.append(picture - on_screen)
+        if reported is not None:
+            latency.append(reported)
     return {
-        "phase": result.phase.key,
-        "viewer": result.viewer.key,
-        "player": result.viewer.player,
-        "mode": result.viewer.mode,
+        "truth": truth,
+        "own": own,
+        "own_missing": sum(1 for t in result.timings if t["shown_at_picture_utc"] is None),
+        "clock": clock,
+        "behind": behind,
+        "latency": latency,
         "sent": len(result.sent),
-        "drawn": len(drawn & set(sent)),
-        "truth": summary(truth_errors),
-        "own": summary(own_errors),
-        "own_clock_missing": len([t for t in result.timings if t["shown_at_picture_utc"] is None]),
-        "clock_error": summary(clock_errors),
-        "behind_live": statistics.median(behind) if behind else None,
-        "reported_latency": statistics.median(reported_latency) if reported_latency else None,
-        "frames_read": f"{read} of {len(frames)}",
-        "source": result.source,
+        "drawn": len({t["seq"] for t in result.timings} & set(sent)),
+        "frames": len(frames),
+        "frames_read": sum(1 for f in frames if f[1] is not None),
     }
+
+
+def analyse(results: list[tuple[Result, LiveStream]]) -> list[dict[str, Any]]:
+    """Each viewer's figures over every round."""
+    merged: dict[str, dict[str, Any]] = {}
+    for result, stream in results:
+        figures = measure(result, stream)
+        row = merged.setdefault(
+            result.viewer.key,
+            {
+                "phase": result.phase.key,
+                "viewer": result.viewer.key,
+                "player": result.viewer.player,
+                "mode": result.viewer.mode,
+                "source": result.source,
+            },
+        )
+        for name, value in figures.items():
+            row[name] = row.get(name, [] if isinstance(value, list) else 0) + value
+    rows = []
+    for row in merged.values():
+        rows.append(
+            {
+                **{k: v for k, v in row.items() if not isinstance(v, list)},
+                "truth": summary(row["truth"]),
+                "own": summary(row["own"]),
+                "own_clock_missing": row["own_missing"],
+                "clock_error": summary(row["clock"]),
+                "behind_live": statistics.median(row["behind"]) if row["behind"] else None,
+                "reported_latency": statistics.median(row["latency"]) if row["latency"] else None,
+                "frames_read": f"{row['frames_read']} of {row['frames']}",
+            }
+        )
+    return rows
 
 
 # --- The report --------------------------------------------------------------------------------
@@ -492,6 +521,9 @@ def main(argv: list[str] | None = None) -> None:
         "--delay", type=int, default=800, help="ms from the words to the caption's broadcast"
     )
     parser.add_argument("--phases", default=",".join(p.key for p in PHASES))
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="each with a new stream (2; about 4 min each)"
+    )
     parser.add_argument("--no-write", action="store_true", help="print, leave docs/sync.md")
     args = parser.parse_args(argv)
     phases = [p for p in PHASES if p.key in args.phases.split(",")]
@@ -507,43 +539,52 @@ def main(argv: list[str] | None = None) -> None:
     started = time.monotonic()
     load_before = os.getloadavg()
     audio, events = speech_track(workdir, seconds, args.interval, lead=0.3)
+    results: list[tuple[Result, LiveStream]] = []
+    rounds: list[dict[str, Any]] = []
     with contextlib.ExitStack() as stack:
         redis_server = PrivateRedis(workdir)
         stack.callback(redis_server.stop)
-        stream = LiveStream(workdir, audio, seconds)
-        stack.callback(stream.stop)
-        base, http = serve(stream)
-        stack.callback(http.shutdown)
         site = start_site(workdir, redis_server.url)
         stack.callback(site.stop)
         use_site_database(site)
-        codes = {}
-        for name, path in (("plain", "live"), ("ivs", "ivs")):
-            created = site.create_stream(
-                f"{base}/{path}/index.m3u8", slug=f"sync-{name}", title=f"Sync ({name})"
-            )
-            codes[name] = (created.slug, created.viewer_code)
-        results: list[Result] = []
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-            browser_version = browser.version
-            for phase in phases:
-                slug, code = codes[phase.stream]
-                results += run_phase(
-                    phase, browser, site, code, slug, stream, events, args.captions, args.delay
+        playwright = stack.enter_context(sync_playwright())
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        stack.callback(browser.close)
+        browser_version = browser.version
+        for number in range(1, args.rounds + 1):
+            # A new stream each round: its dates fall at another fraction of a second.
+            stream = LiveStream(workdir / f"round{number}", audio, seconds)
+            base, http = serve(stream)
+            codes = {}
+            for name, path in (("plain", "live"), ("ivs", "ivs")):
+                created = site.create_stream(
+                    f"{base}/{path}/index.m3u8",
+                    slug=f"sync-{name}-{number}",
+                    title=f"Sync ({name}, round {number})",
                 )
-            browser.close()
-        rows = [analyse(result, stream) for result in results]
-        stream_timing = stream.timing_report()
+                codes[name] = (created.slug, created.viewer_code)
+            try:
+                for phase in phases:
+                    slug, code = codes[phase.stream]
+                    measured = run_phase(
+                        phase, browser, site, code, slug, stream, events, args.captions, args.delay
+                    )
+                    results += [(result, stream) for result in measured]
+            finally:
+                http.shutdown()
+                stream.stop()
+            rounds.append({**stream.timing_report(), "fraction": round(stream.origin % 1000)})
+    rows = analyse(results)
     raw = Path(tempfile.gettempdir(), "sync-bench.json")
     raw.write_text(
         json.dumps(
-            {"rows": rows, "results": [r.__dict__ for r in results]}, default=lambda o: o.__dict__
+            {"rows": rows, "rounds": rounds, "results": [r.__dict__ for r, _ in results]},
+            default=lambda o: o.__dict__,
         )
     )
     load_after = os.getloadavg()
     sdk = json.loads((ROOT / "tools" / "ivs-sdk" / "package.json").read_text())
-    notes = notes_text(args, browser_version, sdk, stream_timing, load_before, load_after, raw)
+    notes = notes_text(args, browser_version, sdk, rounds, load_before, load_after, raw)
     report = {
         "date": time.strftime("%Y-%m-%d"),
         "minutes": (time.monotonic() - started) / 60,
@@ -563,7 +604,7 @@ def notes_text(
     args: argparse.Namespace,
     browser_version: str,
     sdk: dict,
-    stream_timing: dict,
+    rounds: list[dict],
     load_before: tuple,
     load_after: tuple,
     raw: Path,
@@ -579,16 +620,20 @@ def notes_text(
         f"- **The stream**: ffmpeg in real time (`-re`), H.264 426×240 at 25 fps with a keyframe "
         "every second, 1 s MPEG-TS segments, a sliding playlist of 10, "
         "`EXT-X-PROGRAM-DATE-TIME` on every segment (ffmpeg's wall clock when the segment "
-        f"began). Segment durations seen: {stream_timing['durations']} s over "
-        f"{stream_timing['segments']} segments; each date within "
-        f"{stream_timing['max_date_stray_ms']:.0f} ms of the first date plus the durations "
-        "before it. Its sound: an espeak-ng phrase starting every "
-        f"{args.interval} s.",
+        f"began). {len(rounds)} rounds, each with a new stream, so the dates fall at another "
+        "fraction of a second: "
+        + "; ".join(
+            f"round {n}: dates at .{r['fraction']:03d} s, {r['segments']} segments of "
+            f"{', '.join(f'{d:g}' for d in r['durations'])} s, each date within "
+            f"{r['max_date_stray_ms']:.0f} ms of the first plus the durations before it"
+            for n, r in enumerate(rounds, 1)
+        )
+        + f". Its sound: an espeak-ng phrase starting every {args.interval} s.",
         f"- **The captions**: one final per phrase, `spoken_at` = the program date-time of the "
         f"phrase's first word, stored (`Caption.store`) and then sent to the stream's group "
         f"through the site's channel layer (Redis), {args.delay} ms after that moment (about "
         "Deepgram's phrase latency, docs/phrase-latency.md). "
-        f"{args.captions} captions per player.",
+        f"{args.captions} captions per player and round.",
         "- **The site**: one Daphne process, SQLite, a private Redis; the player page exactly "
         "as viewers get it. Chromium "
         f"{browser_version} (headless, Debian's), hls.js {hls_version} (vendored), IVS Web "
@@ -609,6 +654,17 @@ def notes_text(
         "IVS sets `transc_r` from its own clock when its transcoder receives the video, which "
         "this cannot reproduce: on IVS the picture clock is IVS's ingest time, some tens to "
         "hundreds of milliseconds after the camera.",
+        "- **The page's IVS clock** (`static/js/picture-clock.js`). Against the frame on "
+        "screen, the SDK steps into each new second anywhere from ~140 ms after to ~230 ms "
+        "before that second's frame is shown, and as a segment's metadata arrives it may step "
+        "back a second and forth again at once (when the dates fall late in their second). The "
+        "page takes the median of its readings (`getSyncTime()` minus the position) at the last "
+        "9 steps into a new second. The rule before 2026-11-28, the largest reading at any "
+        "moment, put captions 200–300 ms early here (p95 of the absolute error 300 ms); the "
+        "lowest reading at a change, tried next, put them 1.2 s late in a round whose dates "
+        "fell at .993 s, through the step back. The clock columns cover each whole phase, the "
+        "players' first seconds included; captions were sent from about 7 s after the pages "
+        "played.",
         "- **Not a timed test**: nothing here passes or fails the suite; the figures vary from "
         "run to run with the machine's load (1-minute load average "
         f"{load_before[0]:.1f} before, {load_after[0]:.1f} after, on {os.cpu_count()} cores "

@@ -35,26 +35,56 @@ export function sourceName() {
 
 // IVS: getSyncTime() is the UTC time of the frame at a granularity of one second, and changes
 // (SYNC_TIME_UPDATE) as playback crosses into the next second. Between changes the picture time
-// is the last value plus how far the position moved since. Each reading bounds the offset
-// between the stream's UTC and the player's position from below (a change is noticed slightly
-// after it happens), so the largest reading is the best; a jump means a new timeline.
+// is the last value plus how far the position moved since. Measured against the frame on
+// screen (bench/sync.py, SDK 1.56.1), the SDK steps into a new second anywhere from ~140 ms
+// after to ~230 ms before the frame with that time is shown, and as a segment's metadata
+// arrives it may step back a second and forth again at once. So the clock keeps the readings
+// taken as the sync time reaches a new second and uses their median; until the first, any
+// reading bounds the offset from below, and the largest is the best. A jump means a new
+// timeline.
 const IVS_DISCONTINUITY_MS = 3000;
+const IVS_CHANGES_KEPT = 9;
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
 
 export function ivsClock(player, syncEvent) {
   let offset = null; // UTC ms minus position ms
+  let changes = []; // readings taken as the sync time reached a new second, newest last
+  let latest = null; // the highest sync time on this timeline
 
-  function observe(syncTime) {
-    const sync = syncTime === undefined ? player.getSyncTime() : syncTime;
-    if (!(Number.isFinite(sync) && sync > PLAUSIBLE_UTC_MS)) return;
-    const reading = sync - player.getPosition() * 1000;
-    if (offset === null || Math.abs(reading - offset) > IVS_DISCONTINUITY_MS) {
-      offset = reading;
-    } else if (reading > offset) {
-      offset = reading;
-    }
+  function reading(sync) {
+    return Number.isFinite(sync) && sync > PLAUSIBLE_UTC_MS ? sync - player.getPosition() * 1000 : null;
   }
 
-  if (syncEvent) player.addEventListener(syncEvent, (value) => observe(value));
+  function restart(value) {
+    offset = value;
+    changes = [];
+    latest = null;
+  }
+
+  function observe() {
+    const value = reading(player.getSyncTime());
+    if (value === null) return;
+    if (offset === null || Math.abs(value - offset) > IVS_DISCONTINUITY_MS) restart(value);
+    else if (changes.length === 0 && value > offset) offset = value;
+  }
+
+  function changed(sync) {
+    const value = reading(sync);
+    if (value === null) return;
+    if (offset === null || Math.abs(value - offset) > IVS_DISCONTINUITY_MS) restart(value);
+    if (latest !== null && sync <= latest) return; // a step back, or forth again after one
+    latest = sync;
+    changes.push(value);
+    if (changes.length > IVS_CHANGES_KEPT) changes.shift();
+    offset = median(changes);
+  }
+
+  if (syncEvent) player.addEventListener(syncEvent, changed);
   return {
     name: "ivs",
     pictureUtc() {
@@ -64,6 +94,8 @@ export function ivsClock(player, syncEvent) {
     latencySeconds: () => player.getLiveLatency(),
     reset() {
       offset = null;
+      changes = [];
+      latest = null;
     },
   };
 }

@@ -159,6 +159,40 @@ def test_the_ivs_sync_time_is_interpolated_between_its_one_second_steps(site, hl
     assert result["afterJump"] == pytest.approx(t + 600_500)
 
 
+# The picture shows T + position - 10 s. The SDK steps into each new second a little early or
+# late, and as a segment's metadata arrives it steps back a second and forth again at once.
+IVS_STEPS = """async () => {
+  const { ivsClock } = await import('/static/js/picture-clock.js');
+  const listeners = [];
+  const player = {
+    sync: 0, position: 0,
+    getSyncTime() { return this.sync; },
+    getPosition() { return this.position; },
+    getLiveLatency() { return 3.2; },
+    addEventListener(type, fn) { listeners.push(fn); },
+  };
+  const clock = ivsClock(player, 'PlayerSyncTimeUpdate');
+  const step = (sync, position) => {
+    player.sync = sync; player.position = position; listeners.forEach((fn) => fn(sync));
+  };
+  const T = 1800000000000;
+  step(T + 1000, 10.9);   // 100 ms early
+  step(T + 2000, 12.05);  // 50 ms late
+  step(T + 1000, 12.3);   // back a second as metadata arrives...
+  step(T + 2000, 12.3);   // ...and forth again: neither marks a new second
+  step(T + 3000, 12.8);   // 200 ms early
+  player.position = 13.0;
+  return clock.pictureUtc() - (T + 3000);
+}"""
+
+
+def test_the_ivs_clock_takes_the_median_step_into_a_new_second(site, hls_stream, page):
+    stream = site.create_stream(hls_stream, viewer_code="IVSSTEPS1")
+    enter_code(page, site, stream.viewer_code)
+    # The median of +100, -50 and +200 ms; the largest reading would say +200, the lowest -1300.
+    assert page.evaluate(IVS_STEPS) == pytest.approx(100)
+
+
 SERVER_CLOCK = """async () => {
   const { ServerClock, clockSample } = await import('/static/js/server-clock.js');
   const sent = [];
