@@ -22,6 +22,8 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/bin/activa
 ## Install, migrate, create a demo stream and codes on an empty database, and serve. With no
 ## DEEPGRAM_API_KEY and no CAPTIONS_ENGINE (environment or .env), captions come from the local
 ## Deepgram stand-in (python -m deepgram_standin, on STANDIN_PORT), stopped with the server.
+## rundemo is runserver with the offline demo in it: a live stream made here (ffmpeg from
+## imageio-ffmpeg), captioned from its own audio; it prints the demo's viewer code.
 STANDIN_PORT ?= 8765
 NEEDS_STANDIN := import os; os.environ.setdefault("DJANGO_SETTINGS_MODULE", "livestream.settings"); \
 	from django.conf import settings; \
@@ -30,14 +32,14 @@ run: $(VENV)/.installed
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py demo_stream
 	@if [ "$$($(PY) -c '$(NEEDS_STANDIN)')" != True ]; then \
-		exec $(PY) manage.py runserver $(HOST):$(PORT); \
+		exec $(PY) manage.py rundemo $(HOST):$(PORT); \
 	fi; \
 	echo "No DEEPGRAM_API_KEY: captions come from the local Deepgram stand-in on port" \
 		"$(STANDIN_PORT). It recognises nothing: each pause in speech ends a caption with its next demo line."; \
 	$(PY) -m deepgram_standin --port $(STANDIN_PORT) --key make-run >/dev/null & standin=$$!; \
 	trap 'kill $$standin 2>/dev/null' EXIT; trap 'exit 130' INT TERM; \
 	DEEPGRAM_URL=ws://127.0.0.1:$(STANDIN_PORT)/v1/listen DEEPGRAM_API_KEY=make-run \
-		$(PY) manage.py runserver $(HOST):$(PORT)
+		$(PY) manage.py rundemo $(HOST):$(PORT)
 
 ## Install the test dependencies and the IVS SDK build, then run the whole suite.
 test: $(VENV)/.installed-dev ivs-sdk

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
@@ -16,3 +17,8 @@ urlpatterns = [
     path("metrics", metrics.metrics, name="metrics"),
     path("admin/", admin.site.urls),
 ]
+
+if settings.DEBUG:  # the offline demo's live stream (make run), never in production
+    from demo.views import live_file
+
+    urlpatterns.append(path("demo-live/<path:path>", live_file, name="demo_live"))
