@@ -8,25 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import signal
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from websockets.asyncio.client import connect
 
-from tests.live_site import free_port, session_for
+from tests.live_site import session_for
 from tests.multiprocess.clients import headers, ws_url
-
-BASE_DIR = Path(__file__).resolve().parents[2]
-CLIP_WORDS = set(re.findall(r"[a-z]+", (BASE_DIR / "demo" / "speech.txt").read_text().lower()))
-COMMON = {"the", "and", "to", "is", "on", "for", "us", "we", "will", "there", "no", "this"}
+from tests.worker.demo_site import TELLING_WORDS, DemoSite, start_demo
 
 
 def get(url: str, *, within: float = 20) -> tuple[int, str]:
@@ -48,54 +43,15 @@ def alive(pid: int) -> bool:
 
 
 @pytest.fixture
-def demo(tmp_path):
-    port = free_port()
-    env = {
-        **os.environ,
-        "DEBUG": "true",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        "REDIS_URL": "",
-        "DEEPGRAM_API_KEY": "",
-        "CAPTIONS_ENGINE": "",
-        "IVS_PLAYER_SCRIPT_URL": "local",
-        "PYTHONUNBUFFERED": "1",
-    }
-    manage = [sys.executable, "manage.py"]
-    subprocess.run([*manage, "migrate", "-v", "0"], cwd=BASE_DIR, env=env, check=True)
-    log = tmp_path / "rundemo.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [*manage, "rundemo", f"127.0.0.1:{port}", "--noreload"],
-            cwd=BASE_DIR,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    yield process, f"http://127.0.0.1:{port}", log
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def wait_for_line(log: Path, pattern: str, within: float = 60) -> re.Match:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        found = re.search(pattern, log.read_text())
-        if found:
-            return found
-        time.sleep(0.2)
-    raise AssertionError(f"{pattern!r} not in the log:\n{log.read_text()}")
+def demo(tmp_path) -> Iterator[DemoSite]:
+    site = start_demo(tmp_path)
+    yield site
+    site.stop()
 
 
 async def test_the_offline_demo_plays_and_captions_its_own_speech_and_ctrl_c_stops_it(demo):
-    process, site, log = demo
-    code = wait_for_line(log, r"viewer code:\s+(\S+)")[1]
-    ffmpeg_pid = int(wait_for_line(log, r"ffmpeg \(pid (\d+)\)")[1])
-    wait_for_line(log, "Listening on TCP address")
+    site, code = demo.url, demo.viewer_code
+    ffmpeg_pid = int(demo.wait_for(r"ffmpeg \(pid (\d+)\)")[1])
 
     session = await asyncio.to_thread(session_for, site, code)
     path = "/ws/watch/offline-demo/captions/"
@@ -107,7 +63,7 @@ async def test_the_offline_demo_plays_and_captions_its_own_speech_and_ctrl_c_sto
         assert "#EXT-X-PROGRAM-DATE-TIME:" in media
         heard = ""
         async with asyncio.timeout(60):
-            while not (set(re.findall(r"[a-z]+", heard.lower())) & (CLIP_WORDS - COMMON)):
+            while not (set(re.findall(r"[a-z]+", heard.lower())) & TELLING_WORDS):
                 message = json.loads(await ws.recv())
                 if message["type"] == "caption" and message["is_final"]:
                     heard = message["text"]
@@ -115,7 +71,7 @@ async def test_the_offline_demo_plays_and_captions_its_own_speech_and_ctrl_c_sto
                 elif message["type"] == "status" and message["captioning"]:
                     assert message["engine"] == "local"
 
-    process.send_signal(signal.SIGINT)  # Ctrl-C
-    assert process.wait(timeout=30) is not None
+    demo.process.send_signal(signal.SIGINT)  # Ctrl-C
+    assert demo.process.wait(timeout=30) is not None
     await asyncio.sleep(0.5)
     assert not alive(ffmpeg_pid), "ffmpeg outlived the demo"
