@@ -141,8 +141,11 @@ class LiveStream:
     """``start()`` an ffmpeg run (again after ``stop()``: a new broadcast, sequence numbers from
     0, or with ``append=True`` one playlist continued after an ``EXT-X-DISCONTINUITY``)."""
 
-    def __init__(self, clip: Clip, directory: Path, *, list_size: int = 10) -> None:
+    def __init__(
+        self, clip: Clip, directory: Path, *, list_size: int = 10, segment_seconds: int = 1
+    ) -> None:
         self.clip = clip
+        self.segment_seconds = segment_seconds
         self.directory = directory
         self.list_size = list_size
         self.faults = Faults()
@@ -174,9 +177,11 @@ class LiveStream:
             *("-re", "-stream_loop", "-1", "-i", str(self.clip.path)),
             *("-map", "0:v", "-map", "1:a"),
             *("-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency"),
-            *("-g", "10", "-keyint_min", "10", "-sc_threshold", "0", "-b:v", "60k"),
+            *("-g", str(10 * self.segment_seconds), "-keyint_min", str(10 * self.segment_seconds)),
+            *("-sc_threshold", "0", "-b:v", "60k"),
             *("-c:a", "aac", "-b:a", "48k", "-ar", "48000", "-ac", "1"),
-            *("-f", "hls", "-hls_time", "1", "-hls_list_size", str(self.list_size)),
+            *("-f", "hls", "-hls_time", str(self.segment_seconds)),
+            *("-hls_list_size", str(self.list_size)),
             *("-hls_flags", flags, "-master_pl_name", "master.m3u8"),
             *("-hls_segment_filename", str(self.directory / f"r{len(self.runs)}-%05d.ts")),
             str(self.directory / "index.m3u8"),
