@@ -575,6 +575,7 @@ def main(argv: list[str] | None = None) -> None:
                 stream.stop()
             rounds.append({**stream.timing_report(), "fraction": round(stream.origin % 1000)})
     rows = analyse(results)
+    shutil.rmtree(workdir, ignore_errors=True)  # kept when a run fails: the servers' logs
     raw = Path(tempfile.gettempdir(), "sync-bench.json")
     raw.write_text(
         json.dumps(
