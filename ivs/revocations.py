@@ -173,6 +173,7 @@ _wake = threading.Event()
 _thread: threading.Thread | None = None
 _thread_done = threading.Event()  # set whenever the worker thread has ended
 IDLE_CHECK_SECONDS = 30.0
+ERROR_RETRY_SECONDS = 2.0
 
 
 def kick() -> None:
@@ -197,9 +198,11 @@ def _run() -> None:
                 process_due()
                 delay = seconds_until_next()
             except Exception:
+                # A passing database error (a lock, a dropped connection): try again soon;
+                # sending twice is harmless (IVS revocations are idempotent).
                 logger.exception("IVS revocation worker: will try again")
                 close_old_connections()
-                delay = IDLE_CHECK_SECONDS
+                delay = ERROR_RETRY_SECONDS
             with _lock:
                 if delay is None and not _wake.is_set():
                     _thread = None

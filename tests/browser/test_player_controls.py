@@ -5,6 +5,7 @@ and a visible focus ring, and what the player says when the video cannot play.""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.caption_feed import FakeCaptions, final
 from tests.browser.conftest import enter_code, serve_directory, wait_for_player_state
@@ -95,7 +96,8 @@ def test_keyboard_shortcuts_play_mute_full_screen_and_captions(site, stream, new
 
     page.keyboard.press("k")
     page.wait_for_function("() => document.getElementById('video').paused")
-    assert page.get_by_role("button", name="Play", exact=True).is_visible()
+    # The button is renamed on the media event that follows: wait for it.
+    expect(page.get_by_role("button", name="Play", exact=True)).to_be_visible()
     page.keyboard.press("k")
     page.wait_for_function("() => !document.getElementById('video').paused")
     page.keyboard.press(" ")
@@ -105,7 +107,8 @@ def test_keyboard_shortcuts_play_mute_full_screen_and_captions(site, stream, new
 
     page.keyboard.press("m")
     page.wait_for_function("() => !document.getElementById('video').muted")
-    assert page.get_by_role("button", name="Mute", exact=True).is_visible()
+    # The button is renamed on the media event that follows: wait for it.
+    expect(page.get_by_role("button", name="Mute", exact=True)).to_be_visible()
     page.keyboard.press("m")
     page.wait_for_function("() => document.getElementById('video').muted")
 
