@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format ivs-sdk vendor-hls bench bench-phrases sync clean
+.PHONY: run test lint format ivs-sdk vendor-hls bench bench-phrases bench-local sync clean
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -85,6 +85,11 @@ bench: $(VENV)/.installed-bench
 ## writes docs/phrase-latency.md (PostgreSQL as for `make bench`).
 bench-phrases: $(VENV)/.installed-bench
 	$(PY) -m bench.phrase_latency
+
+## The local speech engine's word error rate, real-time factor and final delays on two espeak-ng
+## clips and a recording of a person (bench/audio/): writes docs/local-engine.md (needs espeak-ng).
+bench-local: $(VENV)/.installed-bench
+	$(PY) -m bench.local_engine
 
 ## Captions against each viewer's picture: a live ffmpeg HLS stream with speech, the player page
 ## in Chromium with hls.js and with the IVS SDK; writes docs/sync.md (needs chromium, ffmpeg,

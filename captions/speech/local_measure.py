@@ -4,6 +4,9 @@
     .venv/bin/python -m captions.speech.local_measure --wav talk.wav --text "what is said"
     .venv/bin/python -m captions.speech.local_measure --live          # and the final delays
 
+``python -m bench.local_engine`` (``make bench-local``) measures these and a recording of a
+person, and writes docs/local-engine.md.
+
 Needs espeak-ng for the built-in clips and ``jiwer`` (requirements-dev.txt). The audio goes in
 all at once for the real-time factor (how fast this machine decodes, not how fast audio
 arrives); ``--live`` then sends it again at real time, as a captioner does.
@@ -51,9 +54,11 @@ def espeak(text: str, *, voice: str = VOICE, speed: int = WORDS_PER_MINUTE) -> b
     return _wav_to_pcm(wave.open(io.BytesIO(wav)))
 
 
-def read_wav(path: Path) -> bytes:
-    with wave.open(str(path)) as wav:
-        return _wav_to_pcm(wav)
+def read_audio(path: Path) -> bytes:
+    """Any audio file PyAV reads (WAV, FLAC, Ogg, …), as 16 kHz mono 16-bit PCM."""
+    from captions.worker.decode import AudioDecoder
+
+    return AudioDecoder().decode(path.read_bytes()).pcm
 
 
 def _wav_to_pcm(wav: wave.Wave_read) -> bytes:
@@ -169,7 +174,9 @@ async def measure(name: str, pcm: bytes, reference: str, *, live: bool = False) 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--wav", type=Path, help="a 16-bit WAV file instead of espeak-ng")
+    parser.add_argument(
+        "--wav", type=Path, help="an audio file (WAV, FLAC, …) instead of espeak-ng"
+    )
     parser.add_argument("--text", help="what the WAV file says")
     parser.add_argument(
         "--live", action="store_true", help="also send the audio in real time: final delays"
@@ -178,7 +185,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.wav:
         if not args.text:
             parser.error("--wav needs --text")
-        asyncio.run(measure(args.wav.name, read_wav(args.wav), args.text, live=args.live))
+        asyncio.run(measure(args.wav.name, read_audio(args.wav), args.text, live=args.live))
         return
     for name, text in (("test clip", TEST_CLIP), ("other clip", OTHER_CLIP)):
         asyncio.run(measure(name, espeak(text), text, live=args.live))
