@@ -12,7 +12,7 @@ import time
 import traceback
 from pathlib import Path
 
-from bench import machine, measure, report
+from bench import capacity, harness, latency, machine, report
 from bench.deepgram_server import bench_timing
 from bench.servers import CONFIGS, ROOT, raise_open_file_limit
 
@@ -82,7 +82,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 async def run(args: argparse.Namespace, workdir: Path) -> dict:
-    options = measure.Options(
+    options = harness.Options(
         runs=args.runs,
         viewers=args.viewers,
         configs=args.configs,
@@ -107,27 +107,27 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict:
         "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "errors": [],
     }
-    measure.say(f"results and logs in {workdir}")
-    bench = measure.Bench(options, workdir)
+    harness.say(f"results and logs in {workdir}")
+    bench = harness.Bench(options, workdir)
     try:
-        measure.say("preparing the database (migrate, collectstatic)")
+        harness.say("preparing the database (migrate, collectstatic)")
         bench.site.prepare()
         results["settings"] = bench.site.settings()
         steps = []
         if "bridge" in args.only:
-            steps += [("bridge", lambda c=c: measure.bridge(bench, c)) for c in args.configs
+            steps += [("bridge", lambda c=c: latency.bridge(bench, c)) for c in args.configs
                       if c.processes == 1]  # fmt: skip
-            steps.append(("bridge_direct", lambda: measure.bridge_direct(bench)))
+            steps.append(("bridge_direct", lambda: latency.bridge_direct(bench)))
         if "gate" in args.only:
-            steps.append(("gate", lambda: measure.gate(bench, CONFIGS[args.gate_config])))
+            steps.append(("gate", lambda: capacity.gate(bench, CONFIGS[args.gate_config])))
         if "fanout" in args.only:
             steps += [
-                ("fanout", lambda c=c, n=n: measure.fanout(bench, c, n))
+                ("fanout", lambda c=c, n=n: latency.fanout(bench, c, n))
                 for n in args.viewers
                 for c in args.configs
             ]
         if "soak" in args.only:
-            steps.append(("soak", lambda: measure.soak(bench)))
+            steps.append(("soak", lambda: capacity.soak(bench)))
         for name, step in steps:
             try:
                 outcome = await step()
@@ -171,7 +171,7 @@ def main() -> None:
         results = asyncio.run(run(args, workdir))
         save(results, workdir)
     report.write(results, Path(args.output), Path(args.plot))
-    measure.say(f"wrote {args.output} and {args.plot}")
+    harness.say(f"wrote {args.output} and {args.plot}")
 
 
 if __name__ == "__main__":
