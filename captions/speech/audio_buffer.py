@@ -7,9 +7,8 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections import deque
 from dataclasses import dataclass
-from typing import Final
 
-SAMPLE_WIDTH: Final = 2  # linear16, mono
+from captions.speech.base import SAMPLE_WIDTH
 
 
 @dataclass(slots=True)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Final, Literal, Protocol
+
+SAMPLE_WIDTH: Final = 2  # bytes per sample: every engine takes 16-bit mono PCM
 
 
 @dataclass(frozen=True, slots=True)

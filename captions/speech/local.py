@@ -14,13 +14,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from captions.speech.base import EngineStatus, SpeechEvent, SpeechRefused, Transcript
-from captions.speech.local_recognizer import SAMPLE_WIDTH, Recognizer, decoders
+from captions.speech.base import SAMPLE_WIDTH, EngineStatus, SpeechRefused, Transcript
+from captions.speech.local_recognizer import Recognizer, decoders
+from captions.speech.queued_session import QueuedSession
 
 log = logging.getLogger("captions.speech")
 
@@ -73,13 +73,13 @@ class LocalEngine:
         return session
 
 
-_END: Final = object()
-
-
-class LocalSession:
+class LocalSession(QueuedSession):
     """One caption session's recogniser. Made by :meth:`LocalEngine.open`."""
 
+    name = "Offline speech engine"
+
     def __init__(self, tuning: Tuning) -> None:
+        super().__init__(finish_timeout=tuning.finish_timeout)
         self._tuning = tuning
         self._bps = SAMPLE_RATE * SAMPLE_WIDTH
         self._max_backlog = _aligned(tuning.max_backlog * self._bps)
@@ -87,14 +87,8 @@ class LocalSession:
         self._pending: deque[bytes] = deque()  # audio not yet handed to the worker
         self._pending_bytes = 0
         self._skipped = 0  # bytes dropped from the front of _pending since the last hand-over
-        self._carry = b""  # an odd byte kept so audio stays sample-aligned
-        self._events: asyncio.Queue[object] = asyncio.Queue()
-        self._wake = asyncio.Event()
-        self._finishing = False
-        self._ended = False
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="local-speech")
         self._recognizer: Recognizer | None = None
-        self._runner: asyncio.Task[None] | None = None
         self._last_interim_at = -float("inf")
         self.skipped_seconds = 0.0  # audio never decoded because decoding fell behind
 
@@ -121,11 +115,7 @@ class LocalSession:
 
     async def send(self, pcm: bytes) -> None:
         """Queue 16-bit mono PCM. Never waits for decoding; empty input is ignored."""
-        if self._finishing or self._ended:
-            return
-        data = self._carry + pcm
-        self._carry = data[len(data) - len(data) % SAMPLE_WIDTH :]
-        data = data[: len(data) - len(self._carry)]
+        data = self._whole_samples(pcm)
         if not data:
             return
         self._pending.append(data)
@@ -134,32 +124,11 @@ class LocalSession:
             self._drop_oldest(self._pending_bytes - self._max_backlog // 2)
         self._wake.set()
 
-    async def finish(self) -> bool:
-        """Decode what was sent, turn the last utterance into a final, then end ``results()``.
-
-        False when that took longer than ``finish_timeout``.
-        """
-        self._finishing = True
-        self._wake.set()
-        runner = self._runner
-        complete = True
-        if runner is not None and not runner.done():
-            done, _ = await asyncio.wait({runner}, timeout=self._tuning.finish_timeout)
-            if not done:
-                complete = False
-                log.warning(
-                    "Offline speech engine did not finish within %.1f s; closing anyway",
-                    self._tuning.finish_timeout,
-                )
-        await self.close()
-        return complete
+    # finish(): decode what was sent, turn the last utterance into a final, end results().
 
     async def close(self) -> None:
         """Stop at once: cancel the runner; the worker thread stops after its current call."""
-        runner, self._runner = self._runner, None
-        if runner is not None:
-            runner.cancel()
-            await asyncio.wait({runner})  # unlike `await runner`, never eats our own cancel
+        await self._stop_runner()
         self._pending.clear()
         self._pending_bytes = 0
         recognizer, self._recognizer = self._recognizer, None
@@ -172,16 +141,6 @@ class LocalSession:
         finally:
             self._executor.shutdown(wait=False)
             self._end()
-
-    async def results(self) -> AsyncIterator[SpeechEvent]:
-        """Transcripts, and ``skipped`` statuses, until finish()/close()."""
-        while True:
-            item = await self._events.get()
-            if item is _END:
-                self._events.put_nowait(_END)  # later calls end too
-                return
-            assert isinstance(item, Transcript | EngineStatus)
-            yield item
 
     @property
     def state(self) -> Literal["live"]:
@@ -272,11 +231,6 @@ class LocalSession:
         if latest is not None and now - self._last_interim_at >= self._tuning.interim_every:
             self._last_interim_at = now
             self._events.put_nowait(latest)
-
-    def _end(self) -> None:
-        if not self._ended:
-            self._ended = True
-            self._events.put_nowait(_END)
 
 
 def _aligned(size: float) -> int:

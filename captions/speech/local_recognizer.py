@@ -16,9 +16,8 @@ from typing import Final
 
 from pocketsphinx import Decoder, Endpointer
 
-from captions.speech.base import Transcript
+from captions.speech.base import SAMPLE_WIDTH, Transcript
 
-SAMPLE_WIDTH: Final = 2  # 16-bit PCM
 # Decoder settings: the packaged US-English model (acoustic model, CMUdict, 3-gram LM).
 DECODER_CONFIG: Final = {"samprate": 16000, "fwdflat": False, "loglevel": "FATAL"}
 

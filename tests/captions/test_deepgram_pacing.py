@@ -11,7 +11,8 @@ import pytest
 from websockets.asyncio.server import serve
 
 from captions.speech.base import EngineStatus, SpeechEvent, SpeechRefused, Transcript
-from captions.speech.deepgram import DEEPGRAM_MAX_SPEED, DeepgramEngine, DeepgramSession
+from captions.speech.deepgram import DeepgramEngine
+from captions.speech.deepgram_session import DEEPGRAM_MAX_SPEED, DeepgramSession
 from deepgram_standin import DeepgramDouble, speech
 
 KEY = "dg-secret-pacing-0123456789"
