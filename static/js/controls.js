@@ -3,6 +3,8 @@
 // has it, and the keyboard: space/k, m, f, c. They hide while the video plays untouched.
 // CC and caption settings belong to captions.js; "c" presses its button.
 
+import { PlayerWindow, playerWindowSupported } from "./pip-window.js";
+
 const player = document.getElementById("player");
 const video = document.getElementById("video");
 const playButton = document.getElementById("play-toggle");
@@ -23,6 +25,7 @@ let pointerOverControls = false;
 let lastPointerType = "mouse";
 let closestToLive = Infinity;
 let pausedByViewer = false;
+let playerWindow = null; // the whole player in a picture-in-picture window, where possible
 
 function label(button, text, shortcut) {
   button.setAttribute("aria-label", text);
@@ -101,6 +104,7 @@ function canFullscreenPlayer() {
 }
 
 function toggleFullscreen() {
+  if (playerWindow?.open) return; // a picture-in-picture window cannot go full screen
   if (fullscreenElement()) {
     (document.exitFullscreen || document.webkitExitFullscreen).call(document);
   } else if (canFullscreenPlayer()) {
@@ -124,6 +128,7 @@ function renderFullscreen() {
 }
 
 function pipSupported() {
+  if (playerWindowSupported()) return true;
   if (document.pictureInPictureEnabled && !video.disablePictureInPicture) return true;
   return typeof video.webkitSetPresentationMode === "function"
     && video.webkitSupportsPresentationMode
@@ -131,7 +136,11 @@ function pipSupported() {
 }
 
 function togglePip() {
-  if (document.pictureInPictureElement) {
+  if (playerWindow) {
+    playerWindow.toggle().catch((error) => {
+      console.warn("picture-in-picture window refused:", error.message);
+    });
+  } else if (document.pictureInPictureElement) {
     document.exitPictureInPicture();
   } else if (document.pictureInPictureEnabled) {
     video.requestPictureInPicture().catch((error) => {
@@ -143,14 +152,20 @@ function togglePip() {
   }
 }
 
+function renderPip(open) {
+  pipButton.toggleAttribute("data-active", open);
+  label(pipButton, open ? "Back to the page" : "Picture in picture");
+  if (!open) player.focus({ preventScroll: true });
+}
+
 // --- Showing and hiding the controls ------------------------------------------------------------
 
 function keepControls() {
+  const focused = player.ownerDocument.activeElement; // the pip window's, when it is there
   return video.paused
     || !settingsPanel.hidden
     || pointerOverControls
-    || (player.contains(document.activeElement) && document.activeElement !== player
-      && !(document.activeElement === video));
+    || (player.contains(focused) && focused !== player && focused !== video);
 }
 
 function showControls() {
@@ -179,9 +194,9 @@ function typingInto(element) {
 // Single-key shortcuts only while the player has the focus (or nothing on the page has it),
 // so they never fire while someone types or works elsewhere on the page (WCAG 2.1.4).
 function shortcutsActive(target) {
-  const focused = document.activeElement;
+  const focused = (target.ownerDocument || document).activeElement; // maybe the pip window's
   if (typingInto(target)) return false;
-  return !focused || focused === document.body || player.contains(focused);
+  return !focused || focused === focused.ownerDocument.body || player.contains(focused);
 }
 
 function onKey(event) {
@@ -223,6 +238,9 @@ export function startControls(playerEngine) {
   });
   liveButton.addEventListener("click", jumpToLive);
   fullscreenButton.addEventListener("click", toggleFullscreen);
+  if (playerWindowSupported()) {
+    playerWindow = new PlayerWindow(player, { onChange: renderPip, onKey });
+  }
   if (pipSupported()) {
     pipButton.hidden = false;
     pipButton.addEventListener("click", togglePip);
