@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format ivs-sdk vendor-hls bench bench-phrases bench-local sync clean
+.PHONY: run test lint format ivs-sdk vendor-hls bench bench-phrases bench-stream bench-local sync clean
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -85,6 +85,12 @@ bench: $(VENV)/.installed-bench
 ## writes docs/phrase-latency.md (PostgreSQL as for `make bench`).
 bench-phrases: $(VENV)/.installed-bench
 	$(PY) -m bench.phrase_latency
+
+## A word in a live HLS stream to its caption at a viewer, through the caption worker, with the
+## local engine and the Deepgram stand-in at Deepgram's timing: writes docs/stream-latency.md
+## (needs ffmpeg and espeak-ng; PostgreSQL and Redis as for `make bench`).
+bench-stream: $(VENV)/.installed-bench
+	$(PY) -m bench.stream_latency
 
 ## The local speech engine's word error rate, real-time factor and final delays on two espeak-ng
 ## clips and a recording of a person (bench/audio/): writes docs/local-engine.md (needs espeak-ng).
