@@ -6,8 +6,10 @@ Audio is examined in 10 ms frames; a frame whose RMS is under ``silence_rms`` is
 
 - A final with ``speech_final: true`` when, after speech, silence has lasted ``endpointing``
   ms (the query parameter; Deepgram's default 10 ms; ``false`` turns it off).
-- Otherwise a final (``is_final`` only) once the audio since the last final reaches
-  ``segment`` seconds: continuous speech gets a final every few seconds, silence an empty one.
+- Otherwise a final (``is_final`` only) once speech has gone on for ``segment`` seconds without
+  such a pause (counted from its first loud frame after the last final, so the silence before
+  it does not count): continuous speech gets a final every few seconds. Silence alone gets an
+  empty final every ``segment`` seconds.
 - With interim results, an interim (the pending audio so far) after every ``interim_every``
   seconds of audio since the last result.
 - ``SpeechStarted`` (with ``vad_events=true``) when speech begins after a pause, and
@@ -72,6 +74,7 @@ class Recogniser:
         self.words: list[Word] = []
         self._ticked = 0  # pending bytes already cut into quarter seconds
         self._has_speech = False  # a loud frame since the last final
+        self._speech_from = 0  # where the first loud frame since the last final began
         self._in_speech = False  # for SpeechStarted
         self._silence = 0  # bytes of silence since the last loud frame
         self._last_result = 0  # where the last interim or final ended
@@ -117,6 +120,8 @@ class Recogniser:
         if rms(frame) >= self.silence_rms:
             if not self._in_speech and self.vad_events:
                 cuts.append(Cut("speech_started", begin, begin))
+            if not self._has_speech:
+                self._speech_from = begin
             self._in_speech = self._has_speech = self._utterance_open = True
             self._silence = 0
             self._last_loud = self.received
@@ -129,9 +134,10 @@ class Recogniser:
         endpoint = self.endpoint_bytes is not None and self._silence >= self.endpoint_bytes
         if self._has_speech and endpoint:
             self._final(cuts, speech_final=True)
-        elif len(self.pending) >= self.segment_bytes:
-            # continuous speech; or silence, whose final says nothing
-            self._final(cuts, speech_final=not self._has_speech and endpoint)
+        elif self._has_speech and self.received - self._speech_from >= self.segment_bytes:
+            self._final(cuts, speech_final=False)  # continuous speech
+        elif not self._has_speech and len(self.pending) >= self.segment_bytes:
+            self._final(cuts, speech_final=endpoint)  # silence, whose final says nothing
         elif self.interim_results and self.received - self._last_result >= self.interim_bytes:
             self._interim(cuts)
         if (

@@ -63,6 +63,15 @@ async def test_continuous_speech_gets_a_final_every_few_seconds_without_speech_f
     assert spans(messages) == [(0.0, 4.0, False), (4.0, 8.0, False), (8.0, 9.0, False)]
 
 
+async def test_the_silence_before_speech_does_not_count_towards_its_few_seconds(dg):
+    # 2.7 s of pause, then a 1.5 s phrase: 4.2 s since the last final, but 1.5 s of speech
+    audio = PHRASE + silence(2.2) + speech(1.5, seed=10) + silence(0.5)
+
+    messages = await transcribe(dg.url, audio, SITE_QUERY)
+
+    assert spans(messages)[:2] == [(0.0, 1.5, True), (1.5, 5.7, True)]
+
+
 async def test_interims_come_about_once_a_second(dg):
     messages = await transcribe(dg.url, speech(3.5, seed=6) + silence(0.5), SITE_QUERY)
 
