@@ -10,6 +10,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from livestream.redis_names import channel_layer_prefix
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -136,7 +138,10 @@ if REDIS_URL:
             # timeout is 5 s too: the read gave up just as Redis answered. Wait longer.
             "CONFIG": {
                 "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
-                "prefix": "livestream",
+                # Pub/sub ignores Redis database numbers: see livestream/redis_names.py.
+                "prefix": channel_layer_prefix(
+                    REDIS_URL, env.str("CHANNEL_LAYER_PREFIX", default="")
+                ),
             },
         }
     }
