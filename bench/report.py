@@ -210,6 +210,28 @@ def profiles(results: dict) -> list[str]:
     return lines
 
 
+COMPANIONS = [
+    ("phrase-latency.md", "make bench-phrases", "from the end of a spoken phrase to its caption "
+     "at a viewer, with the Deepgram stand-in at Deepgram's own timing"),
+    ("stream-latency.md", "make bench-stream", "from a word in a live HLS stream to its caption "
+     "at a viewer, captions made from the stream's own audio, with each speech engine"),
+    ("local-engine.md", "make bench-local", "the local speech engine's word error rate, "
+     "real-time factor and final delays, on synthetic speech and on a recording of a person"),
+    ("sync.md", "make sync", "captions against each viewer's picture, with hls.js and the IVS "
+     "SDK"),
+]  # fmt: skip
+
+
+def companions() -> list[str]:
+    """The other measuring commands and their pages, which this command does not rewrite."""
+    return [
+        "## Other measurements",
+        "",
+        *(f"- [{page}]({page}) (`{command}`): {what}." for page, command, what in COMPANIONS),
+        "",
+    ]
+
+
 def write(results: dict, output: Path, plot_path: Path) -> None:
     plot(results, plot_path)
     lines = [
@@ -221,5 +243,6 @@ def write(results: dict, output: Path, plot_path: Path) -> None:
         *gate(results),
         *server_logs(results),
         *profiles(results),
+        *companions(),
     ]
     output.write_text("\n".join(lines).rstrip() + "\n")

@@ -197,4 +197,11 @@ def bridge(results: dict) -> list[str]:
             rows,
         ),
         "",
+        "Captions made from the stream's own audio (`manage.py caption_worker` following a live "
+        "HLS playlist) come later: a word waits for its segment to be finished and listed, for "
+        "the worker's next look at the playlist, and the worker hands the audio to the engine "
+        "at real time. From a word in the stream to its final at a viewer, with 2 s segments as "
+        "IVS serves them, for the local engine and for the Deepgram stand-in at Deepgram's "
+        "timing: [stream-latency.md](stream-latency.md) (`make bench-stream`).",
+        "",
     ]
