@@ -26,7 +26,7 @@ Fixtures
 ``make_hls(directory, *, seconds=20, audio=None, segment_seconds=2) -> Path`` (plain function)
     Encodes a stream into ``directory`` and returns its playlist. ``audio`` is a file
     (e.g. speech from ``espeak-ng -w speech.wav``) to use instead of the sine; the video then
-    lasts as long as ``seconds``. Import it: ``from tests.browser.conftest import make_hls``.
+    lasts as long as ``seconds``. Import it: ``from tests.browser.hls_streams import make_hls``.
 ``live_hls_stream`` (session) -> ``str``
     URL of a *live* playlist that ffmpeg makes in real time while the session runs: 1 s segments
     (H.264 testsrc2 426x240 + AAC sine), a sliding window of 10, an ``EXT-X-PROGRAM-DATE-TIME``
@@ -72,7 +72,7 @@ Fixtures
     a screenshot saved to ``test-artifacts/failures/<test>-<n>.png``.
 ``page`` -> ``Page``
     ``new_page()``; ``page_log`` is its ``PageLog``.
-``PageLog``
+``PageLog`` (tests/browser/pages.py)
     ``.console`` (Playwright's console events, ``"type: text (url:line)"``),
     ``.page_errors`` (uncaught exceptions), ``.failed_requests``, ``.browser_log`` (the
     browser's own log, workers included), ``.csp_events`` (``securitypolicyviolation``
@@ -85,10 +85,12 @@ Fixtures
 ``local_ivs_sdk`` -> ``Path``
     The built SDK (``static/ivs/amazon-ivs-player.js``); skips (fails in CI) when missing.
 
-Helpers for tests (import them from ``tests.browser.conftest``): ``enter_code(page, site,
+Helpers for tests (import them from ``tests.browser.page_steps``): ``enter_code(page, site,
 code)`` types a code into the real entry form and submits it; ``wait_for_player_state(page,
 state, timeout_ms=20_000)`` waits for ``document.body.dataset.playerState``; ``video_time(page)``
-reads ``video.currentTime``.
+reads ``video.currentTime``. The HLS stream and its server are made in
+``tests.browser.hls_streams``, pages and their logs in ``tests.browser.pages``, and what a
+failed test's report gets in ``tests.browser.failure_reports``.
 
 Mind the site's CSP when scripting pages: ``page.wait_for_function`` needs a function
 (``"() => ..."``), since a bare expression is run through ``eval``, which the policy refuses
@@ -97,23 +99,25 @@ Mind the site's CSP when scripting pages: ``page.wait_for_function`` needs a fun
 
 from __future__ import annotations
 
-import functools
 import importlib.util
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
-import threading
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.browser.failure_reports import on_failure
+from tests.browser.hls_streams import (
+    HlsServer,
+    make_hls,
+    serve_directory,
+    start_live_hls,
+    stop_live_hls,
+)
+from tests.browser.pages import CHROMIUM_ARGS, PageFactory, PageLog, save_screenshot
 from tests.conftest import require, require_program
 from tests.live_site import SITE_ENV, LiveSite, start_daphne
 
@@ -121,19 +125,7 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page, Playwright
 
 BASE_DIR = Path(__file__).resolve().parents[2]
-ARTIFACTS_DIR = BASE_DIR / "test-artifacts"
 IVS_SDK = BASE_DIR / "static" / "ivs" / "amazon-ivs-player.js"
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--autoplay-policy=no-user-gesture-required",
-]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -158,125 +150,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytes
     return report
 
 
-def _on_failure(request: pytest.FixtureRequest, describe: Callable[[], tuple[str, str]]) -> None:
-    node = request.node
-    if not hasattr(node, "_failure_context"):
-        node._failure_context = []
-    node._failure_context.append(describe)
-
-
-def _failed(request: pytest.FixtureRequest) -> bool:
-    return any(
-        getattr(getattr(request.node, f"rep_{phase}", None), "failed", False)
-        for phase in ("setup", "call")
-    )
-
-
 # --- The HLS stream ----------------------------------------------------------------------------
-
-
-def make_hls(
-    directory: Path,
-    *,
-    seconds: float = 20,
-    audio: Path | None = None,
-    segment_seconds: int = 2,
-) -> Path:
-    """Encode an H.264 + AAC HLS stream (VOD playlist) into ``directory``; return the playlist."""
-    ffmpeg = require_program("ffmpeg")
-    directory.mkdir(parents=True, exist_ok=True)
-    fps = 30
-    sound = ["-i", str(audio)] if audio else ["-f", "lavfi", "-i", "sine=frequency=440:r=48000"]
-    playlist = directory / "index.m3u8"
-    command = [
-        ffmpeg,
-        *("-hide_banner", "-loglevel", "error", "-y"),
-        *("-f", "lavfi", "-i", f"testsrc2=size=640x360:rate={fps}"),
-        *sound,
-        *("-t", str(seconds)),
-        *("-map", "0:v", "-map", "1:a"),
-        *("-c:v", "libx264", "-preset", "veryfast", "-profile:v", "main", "-pix_fmt", "yuv420p"),
-        *("-g", str(fps * segment_seconds), "-keyint_min", str(fps * segment_seconds)),
-        *("-sc_threshold", "0", "-b:v", "800k"),
-        # Shorter audio is padded with silence: the stream lasts `seconds` either way.
-        *("-af", "apad", "-c:a", "aac", "-b:a", "96k", "-ar", "48000", "-ac", "2"),
-        *("-f", "hls", "-hls_time", str(segment_seconds), "-hls_playlist_type", "vod"),
-        *("-hls_segment_filename", str(directory / "segment%03d.ts")),
-        str(playlist),
-    ]
-    completed = subprocess.run(command, capture_output=True, text=True, check=False, timeout=120)
-    if completed.returncode != 0 or not playlist.exists():
-        raise RuntimeError(f"ffmpeg failed ({completed.returncode}):\n{completed.stderr}")
-    return playlist
-
-
-class _HlsHandler(SimpleHTTPRequestHandler):
-    extensions_map = {
-        **SimpleHTTPRequestHandler.extensions_map,
-        ".m3u8": "application/vnd.apple.mpegurl",
-        ".ts": "video/mp2t",
-        ".m4s": "video/iso.segment",
-        ".mp4": "video/mp4",
-        ".aac": "audio/aac",
-        ".vtt": "text/vtt",
-    }
-
-    def end_headers(self) -> None:
-        self.send_header("Access-Control-Allow-Origin", "*")
-        self.send_header("Cache-Control", "no-cache")
-        super().end_headers()
-
-    def do_OPTIONS(self) -> None:
-        self.send_response(204)
-        self.send_header("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")
-        self.send_header("Access-Control-Allow-Headers", "*")
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        self.server.requests.append(self.path)  # type: ignore[attr-defined]
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-class _QuietServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # Players drop connections mid-segment when they seek or stop: not an error here.
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
-
-
-@dataclass
-class HlsServer:
-    directory: Path
-    base_url: str
-    requests: list[str]
-    _server: ThreadingHTTPServer
-
-    def url(self, path: str) -> str:
-        return f"{self.base_url}/{path.lstrip('/')}"
-
-    @property
-    def missing_url(self) -> str:
-        return self.url("missing/index.m3u8")
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-
-def serve_directory(directory: Path, port: int = 0) -> HlsServer:
-    """Serve ``directory`` over HTTP on 127.0.0.1 (``port``, or a free one) from a background
-    thread."""
-    handler = functools.partial(_HlsHandler, directory=str(directory))
-    server = _QuietServer(("127.0.0.1", port), handler)
-    server.requests = []  # type: ignore[attr-defined]
-    threading.Thread(target=server.serve_forever, name="hls-server", daemon=True).start()
-    host, port = server.server_address[:2]
-    return HlsServer(directory, f"http://{host}:{port}", server.requests, server)  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="session")
@@ -292,46 +166,11 @@ def hls_stream(hls_server: HlsServer) -> str:
     return hls_server.url("testsrc/index.m3u8")
 
 
-LIVE_SEGMENTS_READY = 3
-
-
 @pytest.fixture(scope="session")
 def live_hls_stream(hls_server: HlsServer) -> Iterator[str]:
-    ffmpeg = require_program("ffmpeg")
-    directory = hls_server.directory / "live"
-    directory.mkdir()
-    playlist = directory / "index.m3u8"
-    command = [
-        ffmpeg,
-        *("-hide_banner", "-loglevel", "error", "-re"),
-        *("-f", "lavfi", "-i", "testsrc2=size=426x240:rate=25"),
-        *("-f", "lavfi", "-i", "sine=frequency=440:r=48000"),
-        *("-map", "0:v", "-map", "1:a"),
-        *("-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency"),
-        *("-profile:v", "main", "-pix_fmt", "yuv420p", "-g", "25", "-keyint_min", "25"),
-        *("-sc_threshold", "0", "-b:v", "400k"),
-        *("-c:a", "aac", "-b:a", "64k", "-ar", "48000", "-ac", "2"),
-        *("-f", "hls", "-hls_time", "1", "-hls_list_size", "10"),
-        *("-hls_flags", "program_date_time+delete_segments+independent_segments"),
-        *("-hls_segment_filename", str(directory / "live%06d.ts")),
-        str(playlist),
-    ]
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and process.poll() is None:
-        if playlist.exists() and playlist.read_text().count("#EXTINF") >= LIVE_SEGMENTS_READY:
-            break
-        time.sleep(0.2)
-    else:
-        process.kill()
-        raise RuntimeError(f"ffmpeg made no live stream:\n{process.communicate()[1]}")
+    process = start_live_hls(hls_server.directory / "live")
     yield hls_server.url("live/index.m3u8")
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
+    stop_live_hls(process)
 
 
 # --- The site under Daphne ---------------------------------------------------------------------
@@ -369,7 +208,7 @@ def live_server_factory(
             require(IVS_SDK.exists(), f"the IVS SDK is not built ({IVS_SDK}): run `make ivs-sdk`")
         site = start_daphne(env, directory)
         sites.append(site)
-        _on_failure(request, lambda: (f"daphne log ({site.url})", site.log()))
+        on_failure(request, lambda: (f"daphne log ({site.url})", site.log()))
         status = site.get("/static/js/player.js")[0]
         assert status == 200, f"Daphne does not serve static files ({status}):\n{site.log()}"
         return site
@@ -396,108 +235,6 @@ def local_ivs_sdk() -> Path:
 
 
 # --- The browser -------------------------------------------------------------------------------
-
-# Runs in every document before its own scripts; Playwright injects it past the page's CSP.
-_CSP_RECORDER = """
-document.addEventListener("securitypolicyviolation", (event) => {
-  window.__recordCspViolation({
-    directive: event.effectiveDirective,
-    blocked: event.blockedURI,
-    source: event.sourceFile,
-    line: event.lineNumber,
-    sample: event.sample,
-    disposition: event.disposition,
-    document: event.documentURI,
-  });
-});
-"""
-
-
-@dataclass
-class PageLog:
-    """What a page and its workers said, and what its Content Security Policy refused."""
-
-    console: list[str] = field(default_factory=list)
-    page_errors: list[str] = field(default_factory=list)
-    failed_requests: list[str] = field(default_factory=list)
-    # The browser's own log (CDP Log domain), workers' entries included: Playwright's
-    # console events leave out what a worker's CSP refuses.
-    browser_log: list[str] = field(default_factory=list)
-    # securitypolicyviolation events of the documents (workers fire theirs on themselves).
-    csp_events: list[dict[str, Any]] = field(default_factory=list)
-
-    def csp_violations(self) -> list[str]:
-        found = [line for line in self.browser_log if "Content Security Policy" in line]
-        found += [
-            f"{e['directive']} blocked {e['blocked'] or '(inline)'} in {e['document']} "
-            f"({e['source']}:{e['line']}, {e['disposition']})"
-            for e in self.csp_events
-        ]
-        return found
-
-    def text(self) -> str:
-        parts = ["console:", *self.console, "page errors:", *self.page_errors]
-        parts += ["failed requests:", *self.failed_requests]
-        parts += ["CSP violations:", *self.csp_violations()]
-        return "\n".join(parts)
-
-
-class PageFactory:
-    """``new_page(**context_options) -> Page``; ``new_page.log(page) -> PageLog``."""
-
-    def __init__(self, browser: Browser, request: pytest.FixtureRequest) -> None:
-        self._browser = browser
-        self._request = request
-        self._logs: dict[int, PageLog] = {}
-        self.pages: list[Page] = []
-
-    def __call__(self, **context_options: Any) -> Page:
-        context_options.setdefault("viewport", {"width": 1280, "height": 720})
-        context = self._browser.new_context(**context_options)
-        context.set_default_timeout(15_000)
-        log = PageLog()
-        context.expose_function("__recordCspViolation", lambda event: log.csp_events.append(event))
-        context.add_init_script(_CSP_RECORDER)
-        page = context.new_page()
-        cdp = context.new_cdp_session(page)
-        cdp.on(
-            "Log.entryAdded",
-            lambda event: log.browser_log.append(
-                "{source} {level}: {text} ({url})".format_map({"url": "", **event["entry"]})
-            ),
-        )
-        cdp.send("Log.enable")
-
-        def on_console(message: Any) -> None:
-            where = message.location or {}
-            url, line = where.get("url", ""), where.get("lineNumber", "")
-            log.console.append(f"{message.type}: {message.text} ({url}:{line})")
-
-        page.on("console", on_console)
-        page.on("pageerror", lambda error: log.page_errors.append(str(error)))
-        page.on(
-            "requestfailed",
-            lambda request: log.failed_requests.append(f"{request.url}: {request.failure}"),
-        )
-        self._logs[id(page)] = log
-        self.pages.append(page)
-        n = len(self.pages)
-        _on_failure(self._request, lambda: (f"browser page {n} ({page.url})", log.text()))
-        return page
-
-    def log(self, page: Page) -> PageLog:
-        return self._logs[id(page)]
-
-    def close(self) -> None:
-        failed = _failed(self._request)
-        for n, page in enumerate(self.pages, 1):
-            if failed and not page.is_closed():
-                name = self._request.node.name.replace("/", "_")
-                try:
-                    save_screenshot(page, f"failures/{name}-{n}")
-                except Exception as error:
-                    print(f"could not save a failure screenshot: {error!r}")  # noqa: T201
-            page.context.close()
 
 
 # Package scope, not session: while Playwright's sync API is up, an asyncio loop counts as
@@ -538,36 +275,6 @@ def page_log(new_page: PageFactory, page: Page) -> PageLog:
     return new_page.log(page)
 
 
-def save_screenshot(page: Page, name: str, **options: Any) -> Path:
-    path = ARTIFACTS_DIR / f"{name}.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(path), **options)
-    return path
-
-
 @pytest.fixture
 def screenshot() -> Callable[..., Path]:
     return save_screenshot
-
-
-# --- Helpers for tests -------------------------------------------------------------------------
-
-
-def enter_code(page: Page, site: LiveSite, code: str) -> None:
-    """Open the entry page, type ``code`` into the real form and submit it."""
-    page.goto(f"{site.url}/enter/")
-    field_ = page.get_by_label("Access code")
-    field_.fill("")
-    field_.press_sequentially(code)
-    with page.expect_navigation():
-        page.get_by_role("button", name="Enter").click()
-
-
-def wait_for_player_state(page: Page, state: str, timeout_ms: float = 20_000) -> None:
-    page.wait_for_function(
-        "state => document.body.dataset.playerState === state", arg=state, timeout=timeout_ms
-    )
-
-
-def video_time(page: Page) -> float:
-    return page.evaluate("document.getElementById('video').currentTime")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from tests.browser.conftest import wait_for_player_state
+from tests.browser.page_steps import wait_for_player_state
 
 PASSWORD = "browser-test-pw-1"
 INVITED = "GDRP-N3JA-J9"

@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from tests.browser.conftest import enter_code
+from tests.browser.page_steps import enter_code
 from tests.conftest import require_program
 from tests.live_site import free_port
 from tests.multiprocess.conftest import PrivateRedis

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from tests.browser.caption_feed import FakeCaptions, final
-from tests.browser.conftest import enter_code
+from tests.browser.page_steps import enter_code
 from tests.conftest import require_program
 from tests.live_site import free_port
 from tests.multiprocess.conftest import PrivateRedis

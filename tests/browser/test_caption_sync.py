@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from tests.browser.caption_feed import FakeCaptions, final, interim
-from tests.browser.conftest import enter_code, wait_for_player_state
+from tests.browser.page_steps import enter_code, wait_for_player_state
 
 IVS_UNREACHABLE = "http://127.0.0.1:9/amazon-ivs-player.min.js"
 

@@ -13,13 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import (
-    CHROMIUM_ARGS,
-    PageFactory,
-    enter_code,
-    video_time,
-    wait_for_player_state,
-)
+from tests.browser.page_steps import enter_code, video_time, wait_for_player_state
+from tests.browser.pages import CHROMIUM_ARGS, PageFactory
 from tests.conftest import require_program
 from tests.live_site import start_deepgram_double
 

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.browser.conftest import enter_code, wait_for_player_state
+from tests.browser.page_steps import enter_code, wait_for_player_state
 from tests.worker.demo_site import TELLING_WORDS, DemoSite, start_demo
 
 

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from tests.browser.conftest import enter_code, video_time, wait_for_player_state
+from tests.browser.page_steps import enter_code, video_time, wait_for_player_state
 
 # Nothing listens on port 9 (discard): the SDK script fails at once, as when its CDN is blocked.
 IVS_UNREACHABLE = "http://127.0.0.1:9/amazon-ivs-player.min.js"

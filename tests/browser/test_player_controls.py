@@ -8,7 +8,8 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.caption_feed import FakeCaptions, final
-from tests.browser.conftest import enter_code, serve_directory, wait_for_player_state
+from tests.browser.hls_streams import serve_directory
+from tests.browser.page_steps import enter_code, wait_for_player_state
 
 IVS_UNREACHABLE = "http://127.0.0.1:9/amazon-ivs-player.min.js"
 ENGINES = [

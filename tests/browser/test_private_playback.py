@@ -16,7 +16,7 @@ import pytest
 
 from ivs import keys
 from ivs_standin import IvsStandin
-from tests.browser.conftest import enter_code, video_time, wait_for_player_state
+from tests.browser.page_steps import enter_code, video_time, wait_for_player_state
 
 ARN = "arn:aws:ivs:us-west-2:123456789012:channel/PrivCh4nnel1"
 OTHER_ARN = "arn:aws:ivs:us-west-2:123456789012:channel/OtherCh4nnel"

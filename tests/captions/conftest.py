@@ -1,4 +1,5 @@
-"""Fixtures for websocket tests: sessions holding grants, the Deepgram double, sockets."""
+"""Fixtures for websocket tests: sessions holding grants, the Deepgram double, sockets; and
+``dg``, a bare Deepgram double for the engine's own tests (test_deepgram_engine_*.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from deepgram_standin import DeepgramDouble
 from gate import grant as grants
 from gate.models import AccessCode
 from livestream.asgi import application
+from tests.captions.deepgram_engine_runs import KEY as ENGINE_TEST_KEY
 
 DEEPGRAM_KEY = "dg-secret-4f7c1e9a2b6d"
 ORIGIN = b"http://testserver"
@@ -48,6 +50,12 @@ async def deepgram(settings):
         settings.DEEPGRAM_URL = double.url
         settings.DEEPGRAM_API_KEY = DEEPGRAM_KEY
         settings.CAPTIONS_ENGINE = "deepgram"
+        yield double
+
+
+@pytest.fixture
+async def dg():
+    async with DeepgramDouble(api_key=ENGINE_TEST_KEY) as double:
         yield double
 
 

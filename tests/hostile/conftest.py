@@ -7,17 +7,22 @@ Fixtures:
   (what ``runserver`` users get), with the Deepgram double as the speech service and a stream
   ``talk`` whose codes are on ``single_site.stream``. Needs neither Redis nor PostgreSQL.
 - ``cluster`` (from tests/multiprocess): Daphne processes on real Redis and PostgreSQL.
+- ``many_descriptors``: room for thousands of sockets in this process and the servers it starts
+  (``pytestmark = pytest.mark.usefixtures("many_descriptors")``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import resource
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import require
 from tests.live_site import (
     SITE_ENV,
     DoubleProcess,
@@ -36,6 +41,7 @@ from tests.multiprocess.conftest import (  # noqa: F401  (fixtures shared with t
 )
 
 STREAM_URL = "https://example.live-video.net/api/video/v1/test.m3u8"
+DESCRIPTORS_NEEDED = 16_384
 
 
 def rss_kib(pid: int) -> int:
@@ -103,3 +109,19 @@ def single_site(request, tmp_path) -> Iterator[Callable[..., LiveSite]]:
     print(running.logs())  # noqa: T201  (pytest shows it only when the test failed)
     running.stop()
     assert "invalid close code" not in running.logs()
+
+
+@pytest.fixture
+def many_descriptors() -> Iterator[None]:
+    """Thousands of sockets in this process, and in the servers it starts (they inherit it)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < DESCRIPTORS_NEEDED:
+        try:
+            resource.setrlimit(
+                resource.RLIMIT_NOFILE, (DESCRIPTORS_NEEDED, max(hard, DESCRIPTORS_NEEDED))
+            )
+        except (ValueError, OSError):
+            require(False, f"cannot raise RLIMIT_NOFILE to {DESCRIPTORS_NEEDED} (hard {hard})")
+    yield
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

@@ -1,39 +1,33 @@
-"""Connection exhaustion (issue 8, item 3), through real processes and real sockets.
+"""Connection exhaustion (issue 8, item 3) with the shipped nginx config in front, through real
+processes and real sockets.
 
-With the shipped nginx config (deploy/nginx/livestream.conf, run as it ships, see
-tests/hostile/nginx.py) in front of two Daphne processes: half-open handshakes are dropped at
-its header timeout while real viewers connect, one address cannot hold more websockets than
-its cap or open them faster than its rate (429), and the site sees each client's address
-through ``X-Forwarded-For``. With Daphne alone: the site's own per-address cap and handshake
-rate (livestream/connection_limits.py) refuse with 403, and a socket's place comes back
-however the socket ends.
-
-Loopback has the whole of 127.0.0.0/8: ``127.0.0.2`` is a second client address.
+With deploy/nginx/livestream.conf, run as it ships (see tests/hostile/nginx.py), in front of two
+Daphne processes: half-open handshakes are dropped at its header timeout while real viewers
+connect, one address cannot hold more websockets than its cap or open them faster than its
+rate (429), and the site sees each client's address through ``X-Forwarded-For``.
+tests/hostile/test_connections_daphne_alone.py has the site's own limits without nginx.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import re
-import resource
 from collections import Counter
 from collections.abc import Callable, Iterator
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import InvalidStatus
 
-from tests.conftest import require
+from tests.hostile.many_sockets import CAPTIONS, OTHER_ADDRESS, close_all, open_captions
 from tests.hostile.nginx import SHIPPED_CONFIG, Nginx, start_nginx
 from tests.live_site import LiveSite, session_for
 from tests.multiprocess.clients import headers, speak, ws_url
 from tests.multiprocess.conftest import PHRASES, PUBSUB
 
-OTHER_ADDRESS = "127.0.0.2"
-CAPTIONS = "/ws/watch/talk/captions/"
-DESCRIPTORS_NEEDED = 16_384
+pytestmark = pytest.mark.usefixtures("many_descriptors")
+
+
 # The shipped client_header_timeout is 10 s; this leaves room for a slow machine, and fails
 # nginx's default of 60 s.
 HALF_OPEN_DROPPED_WITHIN_S = 40
@@ -54,22 +48,6 @@ def websockets_per_address() -> int:
 
 def handshake_burst() -> int:
     return shipped(r"^\s*limit_req zone=livestream_ws_req burst=(\d+)", "handshake rate")
-
-
-@pytest.fixture(autouse=True)
-def _many_descriptors() -> Iterator[None]:
-    """Thousands of sockets in this process, and in the servers it starts (they inherit it)."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < DESCRIPTORS_NEEDED:
-        try:
-            resource.setrlimit(
-                resource.RLIMIT_NOFILE, (DESCRIPTORS_NEEDED, max(hard, DESCRIPTORS_NEEDED))
-            )
-        except (ValueError, OSError):
-            require(False, f"cannot raise RLIMIT_NOFILE to {DESCRIPTORS_NEEDED} (hard {hard})")
-    yield
-    with contextlib.suppress(ValueError, OSError):
-        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 @pytest.fixture
@@ -93,22 +71,6 @@ def front(tmp_path) -> Iterator[Callable[..., Nginx]]:
 # --- Clients ------------------------------------------------------------------------------------
 
 
-async def open_captions(
-    base_url: str, session: str, source: str = "127.0.0.1"
-) -> tuple[int, ClientConnection | None]:
-    """Open a viewer's captions socket from ``source``: (101, the socket) or (status, None)."""
-    try:
-        ws = await connect(
-            ws_url(base_url, CAPTIONS),
-            additional_headers=headers(base_url, session),
-            open_timeout=20,
-            local_addr=(source, 0),
-        )
-    except InvalidStatus as refused:
-        return refused.response.status_code, None
-    return 101, ws
-
-
 async def open_many(
     base_url: str, session: str, count: int, at_once: int = 50
 ) -> list[tuple[int, ClientConnection | None]]:
@@ -119,10 +81,6 @@ async def open_many(
             return await open_captions(base_url, session)
 
     return await asyncio.gather(*(one() for _ in range(count)))
-
-
-async def close_all(sockets: list[ClientConnection | None]) -> None:
-    await asyncio.gather(*(ws.close() for ws in sockets if ws is not None))
 
 
 async def first_message(base_url: str, session: str, source: str = "127.0.0.1") -> dict:
@@ -322,157 +280,3 @@ async def test_a_burst_of_handshakes_beyond_the_rate_gets_429(cluster, private_r
     assert "limiting requests, excess: " in nginx.error_log()
     assert 'by zone "livestream_ws_req"' in nginx.error_log()
     assert (await first_message(nginx.url, session, OTHER_ADDRESS))["type"] == "history"
-
-
-# --- Daphne alone -------------------------------------------------------------------------------
-
-
-async def test_daphne_alone_refuses_websockets_over_the_cap_until_one_ends(single_site):
-    site = single_site(WS_MAX_PER_IP="5")
-    stream = single_site.stream
-    session = await asyncio.to_thread(session_for, site.url, stream.viewer_code)
-
-    async def fill() -> list[ClientConnection]:
-        """Open sockets until the cap refuses one; the refusal is HTTP 403."""
-        sockets = []
-        for _ in range(30):
-            status, ws = await open_captions(site.url, session)
-            if status != 101:
-                assert status == 403
-                return sockets
-            sockets.append(ws)
-        raise AssertionError("30 websockets from one address were accepted")
-
-    async def until_open(count: int, source: str = "127.0.0.1") -> list[ClientConnection]:
-        """Open ``count`` sockets, retrying refusals while the server notices sockets ended."""
-        sockets = []
-        for _ in range(100):
-            status, ws = await open_captions(site.url, session, source)
-            if status == 101:
-                sockets.append(ws)
-                if len(sockets) == count:
-                    return sockets
-            else:
-                await asyncio.sleep(0.1)
-        raise AssertionError(f"only {len(sockets)} of {count} sockets could open again")
-
-    # The application fails (there is no route for the path: the server answers 4500 after
-    # a status message): those keep no place.
-    for _ in range(3):
-        async with connect(
-            ws_url(site.url, "/ws/no-such-socket/"),
-            additional_headers=headers(site.url, session),
-            open_timeout=10,
-        ) as failing:
-            await asyncio.wait_for(failing.wait_closed(), 10)
-        assert failing.close_code == 4500
-
-    sockets = await fill()
-    assert len(sockets) == 5
-    assert "refusing websocket handshakes from 127.0.0.1" in site.log()
-    other, ws = await open_captions(site.url, session, OTHER_ADDRESS)
-    assert other == 101
-    await ws.close()
-
-    # The client closes two: two places come back.
-    await close_all(sockets[:2])
-    sockets = sockets[2:] + await until_open(2)
-    assert len(await fill()) == 0
-
-    # Two vanish (the connection is cut, no close handshake): two places come back.
-    for ws in sockets[:2]:
-        ws.transport.abort()
-    sockets = sockets[2:] + await until_open(2)
-    assert len(await fill()) == 0
-
-    # The server closes them all (their code is revoked): every place comes back.
-    site.django(
-        "from gate.models import AccessCode\n"
-        "AccessCode.objects.filter(code=params['revoked']).update(is_active=False)",
-        revoked=stream.viewer_code,
-    )
-    await asyncio.wait_for(asyncio.gather(*(ws.wait_closed() for ws in sockets)), 10)
-    assert {ws.close_code for ws in sockets} == {4403}
-    new_code = site.django(
-        "from gate.models import AccessCode\n"
-        "stream = AccessCode.objects.get(code=params['revoked']).stream\n"
-        "result = AccessCode.objects.create(stream=stream, code='FRESH-CODE-9').code",
-        revoked=stream.viewer_code,
-    )
-    session = await asyncio.to_thread(session_for, site.url, new_code)
-    sockets = await until_open(5)
-    await close_all(sockets)
-
-
-async def test_daphne_alone_refuses_a_burst_of_handshakes_from_one_address(single_site):
-    site = single_site(WS_HANDSHAKES_PER_SECOND="1", WS_HANDSHAKE_BURST="10")
-    session = await asyncio.to_thread(session_for, site.url, single_site.stream.viewer_code)
-    opened = await asyncio.gather(*(open_captions(site.url, session) for _ in range(40)))
-    try:
-        statuses = Counter(status for status, _ in opened)
-        assert set(statuses) == {101, 403}, statuses
-        assert statuses[403] >= 20, statuses  # ten at once, then one a second
-        assert "refusing websocket handshakes from 127.0.0.1" in site.log()
-        other, ws = await open_captions(site.url, session, OTHER_ADDRESS)
-        assert other == 101, "another address was refused too"
-        await ws.close()
-    finally:
-        await close_all([ws for _, ws in opened])
-
-
-# --- The middleware alone -----------------------------------------------------------------------
-
-
-class _Receive:
-    """A websocket's incoming ASGI messages: the connect, then nothing more."""
-
-    def __init__(self) -> None:
-        self.connected = False
-
-    async def __call__(self) -> dict:
-        if not self.connected:
-            self.connected = True
-            return {"type": "websocket.connect"}
-        await asyncio.Event().wait()
-        raise AssertionError("unreachable")
-
-
-async def test_a_socket_whose_application_raises_or_is_cancelled_gives_its_place_back():
-    # Through the real site an application error is caught below this middleware and answered
-    # with 4500 (livestream/socket_errors.py), and Daphne cancels an application only when it
-    # outlives its socket by 10 s: so these two endings are driven here, directly.
-    from livestream.connection_limits import ConnectionLimits
-
-    async def raising(scope, receive, send) -> None:
-        await receive()
-        raise RuntimeError("a handler failed")
-
-    accepted = asyncio.Event()
-
-    async def hanging(scope, receive, send) -> None:
-        await receive()
-        accepted.set()
-        await asyncio.Event().wait()
-
-    scope = {"type": "websocket", "client": ["203.0.113.9", 50000], "headers": []}
-    sent: list[dict] = []
-
-    async def send(message: dict) -> None:
-        sent.append(message)
-
-    limits = ConnectionLimits(raising, max_per_ip=1, handshakes_per_second=0, handshake_burst=0)
-    for _ in range(3):
-        with pytest.raises(RuntimeError):
-            await limits(dict(scope), _Receive(), send)
-    assert limits.open == {}
-
-    limits.app = hanging
-    task = asyncio.create_task(limits(dict(scope), _Receive(), send))
-    await asyncio.wait_for(accepted.wait(), 5)
-    assert limits.open == {"203.0.113.9": 1}
-    await limits(dict(scope), _Receive(), send)  # over the cap: refused before accept
-    assert sent[-1] == {"type": "websocket.close"}
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    assert limits.open == {}
