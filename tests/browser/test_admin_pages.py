@@ -72,6 +72,10 @@ def test_the_stream_page_fits_the_screen(event, new_page, screenshot, context, n
         box = rows.first.locator(f"td.field-{field}").bounding_box()
         assert box["x"] >= 0
         assert box["x"] + box["width"] <= viewport, f"{field} ends off screen"
+    # ...and the codes' table stays inside its own box, as the fields above it do.
+    table = page.locator("#access_codes-group table").bounding_box()
+    group = page.locator("#access_codes-group fieldset").bounding_box()
+    assert table["x"] + table["width"] <= group["x"] + group["width"] + 1
     assert rows.locator(f"input[value='{INVITED}']").count() == 1
     screenshot(page, f"admin-stream-{name}", full_page=True)
     assert new_page.log(page).csp_violations() == []

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.browser.caption_feed import FakeCaptions, final
+from tests.browser.caption_feed import FakeCaptions, final, status
 from tests.browser.page_steps import enter_code
 from tests.conftest import require_program
 from tests.live_site import free_port
@@ -154,3 +154,26 @@ def test_a_gap_in_the_middle_is_filled_from_the_record(site, stream, page):
     feed.send(final(4, "Four."), final(5, "Five."))
     page.wait_for_timeout(500)
     assert transcript(page) == TEXTS
+
+
+def test_a_last_final_whose_broadcast_was_lost_is_fetched_when_a_status_names_it(
+    site, stream, page
+):
+    feed = open_player(page, site, stream)
+    feed.send(final(1, "One."), final(2, "Two."))
+    wait_for_transcript(page, 2)
+    feed.store(final(3, "Three."))  # stored; its broadcast lost, and no final comes after it
+    feed.send({**status(False, "Captions stopped."), "last_seq": 3})
+    wait_for_transcript(page, 3)
+    assert transcript(page) == TEXTS[:3]
+    assert after_values(feed) == [None, "2"]  # asked the record for what followed its last
+
+
+def test_a_status_naming_a_final_the_page_has_asks_for_nothing(site, stream, page):
+    feed = open_player(page, site, stream)
+    feed.send(final(1, "One."), final(2, "Two."))
+    wait_for_transcript(page, 2)
+    feed.send({**status(False, "Captions stopped."), "last_seq": 2})
+    page.wait_for_timeout(1000)  # longer than the page waits before asking
+    assert after_values(feed) == [None]
+    assert transcript(page) == TEXTS[:2]
