@@ -79,10 +79,16 @@ export class CaptionSettings {
         this.open(false);
       }
     });
-    document.addEventListener("pointerdown", (event) => {
+    // A click elsewhere closes the panel: in this page, or in the picture-in-picture window
+    // the player may have moved to (pip-window.js), whose document is the player's then.
+    this.closeOnClickElsewhere = (event) => {
       if (!panel.hidden && !panel.contains(event.target) && !toggle.contains(event.target)) {
         this.open(false, { restoreFocus: false });
       }
+    };
+    document.addEventListener("pointerdown", this.closeOnClickElsewhere);
+    document.addEventListener("livestream:player-moved", (event) => {
+      event.detail.document.addEventListener("pointerdown", this.closeOnClickElsewhere);
     });
     this.apply();
   }
@@ -116,7 +122,7 @@ export class CaptionSettings {
   }
 
   open(open, { restoreFocus = true } = {}) {
-    const hadFocus = panel.contains(document.activeElement);
+    const hadFocus = panel.contains(panel.ownerDocument.activeElement);
     panel.hidden = !open;
     toggle.setAttribute("aria-expanded", String(open));
     if (open) {

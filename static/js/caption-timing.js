@@ -9,6 +9,8 @@ const POLL_MS = 250; // the picture can stall or jump: look again at least this 
 const STALE_MS = 10000; // recovered finals whose words left the picture longer ago: not shown
 const IMPLAUSIBLE_WAIT_MS = 30000; // more than this at the live edge: the stream's clock is off
 const OFFSET_SAMPLES = 50;
+// Taken now: the video may move to a picture-in-picture window (pip-window.js) later.
+const video = document.getElementById("video");
 
 export class CaptionTiming {
   /**
@@ -74,7 +76,7 @@ export class CaptionTiming {
         const wait = spokenAt - picture;
         const atLiveEdge = latency !== null && latency < IMPLAUSIBLE_WAIT_MS;
         if (!(wait > IMPLAUSIBLE_WAIT_MS && atLiveEdge)) {
-          const rate = document.getElementById("video")?.playbackRate || 1;
+          const rate = video?.playbackRate || 1;
           return wait / rate;
         }
       }

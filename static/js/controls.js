@@ -15,6 +15,7 @@ const fullscreenButton = document.getElementById("fullscreen-toggle");
 const pipButton = document.getElementById("pip-toggle");
 const unmuteButton = document.getElementById("unmute");
 const settingsPanel = document.getElementById("caption-settings");
+const ccButton = document.getElementById("cc-toggle"); // captions.js handles its clicks
 
 const HIDE_AFTER_MS = 3000;
 const BEHIND_BY_S = 4; // further behind than the closest the player has been: not live
@@ -152,10 +153,11 @@ function togglePip() {
   }
 }
 
-function renderPip(open) {
+function renderPip(open, focusWasThere) {
   pipButton.toggleAttribute("data-active", open);
   label(pipButton, open ? "Back to the page" : "Picture in picture");
-  if (!open) player.focus({ preventScroll: true });
+  // Back on the page: keep the viewer's place, unless it was in the window that just closed.
+  if (!open && focusWasThere) player.focus({ preventScroll: true });
 }
 
 // --- Showing and hiding the controls ------------------------------------------------------------
@@ -215,7 +217,7 @@ function onKey(event) {
   } else if (key === "f") {
     toggleFullscreen();
   } else if (key === "c") {
-    document.getElementById("cc-toggle").click();
+    ccButton.click();
   } else {
     return;
   }

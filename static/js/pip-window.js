@@ -26,6 +26,7 @@ function placeholder(onBack) {
   const box = document.createElement("div");
   box.className = "pip-placeholder";
   box.id = "pip-placeholder";
+  box.setAttribute("role", "status"); // screen readers hear where the video went
   const text = document.createElement("p");
   text.textContent = "The video and its captions are playing in a picture-in-picture window.";
   const back = document.createElement("button");
@@ -37,7 +38,9 @@ function placeholder(onBack) {
 }
 
 export class PlayerWindow {
-  /** onChange(open): the player moved out (true) or back (false); onKey: keydown out there. */
+  /** onChange(open, focusWasThere): the player moved out (true) or back (false; whether the
+   * focus was in its window or on the placeholder); onKey: keydown out there. Each move also
+   * fires `livestream:player-moved` on this page's document, with the player's new document. */
   constructor(player, { onChange, onKey }) {
     this.player = player;
     this.onChange = onChange;
@@ -45,6 +48,7 @@ export class PlayerWindow {
     this.window = null;
     this.stand = null;
     this.mirror = null;
+    this.asked = false;
   }
 
   get open() {
@@ -53,6 +57,7 @@ export class PlayerWindow {
 
   async toggle() {
     if (this.window) {
+      this.asked = true; // by the viewer, from the window or the placeholder: focus follows
       this.window.close(); // its pagehide brings the player back
       return;
     }
@@ -78,15 +83,24 @@ export class PlayerWindow {
     pip.addEventListener("pagehide", () => this.back(), { once: true });
     this.window = pip;
     this.player.setAttribute("data-pip", "");
-    this.onChange(true);
+    this.moved(pip.document);
+    this.onChange(true, false);
   }
 
   back() {
     if (!this.window) return;
+    const focusWasThere = this.asked || this.window.document.hasFocus()
+      || this.stand.contains(document.activeElement);
+    this.asked = false;
     this.mirror.disconnect();
     this.stand.replaceWith(this.player);
     this.window = this.stand = this.mirror = null;
     this.player.removeAttribute("data-pip");
-    this.onChange(false);
+    this.moved(document);
+    this.onChange(false, focusWasThere);
+  }
+
+  moved(where) {
+    document.dispatchEvent(new CustomEvent("livestream:player-moved", { detail: { document: where } }));
   }
 }

@@ -2,7 +2,7 @@
 // (or native HLS on Safari) when the SDK cannot load or does not support this browser; says
 // truthfully what state it is in, and retries until the stream plays.
 
-import { Backoff } from "./backoff.js";
+import { Backoff, pageHidden } from "./backoff.js";
 import { startControls } from "./controls.js";
 import { hlsJsClock, hlsJsIsLive, ivsClock, nativeClock, setSource } from "./picture-clock.js";
 import { forgetUrl, onAccessEnded, playbackUrl } from "./playback.js";
@@ -142,7 +142,7 @@ function watchVideoElement() {
   });
   document.addEventListener("visibilitychange", () => {
     // Back in view with a long wait ahead (it grew while hidden): try now.
-    if (!document.hidden && retryTimer !== null && retryAt - Date.now() > RETRY_MAX_VISIBLE_S * 1000) {
+    if (!pageHidden() && retryTimer !== null && retryAt - Date.now() > RETRY_MAX_VISIBLE_S * 1000) {
       retryNow();
     }
   });

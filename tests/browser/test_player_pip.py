@@ -4,7 +4,10 @@ playing on throughout; a video-only window would leave the captions behind."""
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
+from playwright._impl._errors import TargetClosedError  # not re-exported by sync_api
 from playwright.sync_api import expect
 
 from tests.browser.caption_feed import final
@@ -61,10 +64,39 @@ def test_picture_in_picture_takes_the_whole_player_with_its_captions(
     pip.locator("#player").focus()
     pip.keyboard.press("m")
     pip.wait_for_function("() => !document.getElementById('video').muted")
+    pip.keyboard.press("c")
+    expect(pip.get_by_role("button", name="Captions")).to_have_attribute("aria-pressed", "false")
+    pip.keyboard.press("c")
+    expect(pip.get_by_role("button", name="Captions")).to_have_attribute("aria-pressed", "true")
 
-    pip.get_by_role("button", name="Back to the page").click()
+    # In a small window the caption settings stay on the picture, every one within reach.
+    pip.set_viewport_size({"width": 480, "height": 270})
+    pip.get_by_role("button", name="Caption settings").click()
+    done = pip.get_by_role("button", name="Done")
+    expect(done).to_be_visible()
+    window = {"x": 0, "y": 0, "width": 480, "height": 270}
+    assert inside(box(pip, "#caption-settings"), window)  # the panel scrolls within itself
+    done.scroll_into_view_if_needed()
+    assert inside(box(pip, "#caption-settings-done"), window)
+    assert pip.evaluate("[window.scrollX, window.scrollY]") == [0, 0]  # the window did not move
+    screenshot(pip, f"player-pip-settings-{engine.replace('.', '')}")
+    done.click()
+    expect(pip.locator("#caption-settings")).to_be_hidden()
+    expect(pip.get_by_role("button", name="Caption settings")).to_be_focused()
+    # ...and a click elsewhere in the window closes them.
+    pip.get_by_role("button", name="Caption settings").click()
+    spacer, bar = box(pip, ".controls-spacer"), box(pip, "#controls")
+    assert spacer["width"] > 20
+    pip.mouse.click(spacer["x"] + spacer["width"] / 2, bar["y"] + bar["height"] / 2)  # no control
+    expect(pip.locator("#caption-settings")).to_be_hidden()
+
+    with contextlib.suppress(TargetClosedError):  # the click closes the window it is in
+        pip.get_by_role("button", name="Back to the page").click()
     page.wait_for_function(
         "() => document.getElementById('player') && !document.getElementById('pip-placeholder')"
+    )
+    page.wait_for_function(
+        "() => document.getElementById('player').contains(document.activeElement)"
     )
     page.wait_for_function(PLAYING_ON, arg=position(page))
     expect(page.get_by_role("button", name="Picture in picture")).to_be_visible()
