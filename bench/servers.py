@@ -146,6 +146,10 @@ class Site:
             # Every client is 127.0.0.1 and enters the same code: lift the gate's rate limits.
             GATE_RATE_LIMIT_PER_IP="1000000000",
             GATE_RATE_LIMIT_PER_CODE="1000000000",
+            # ...and the per-address websocket limits (1,000 open, 20 handshakes a second).
+            WS_MAX_PER_IP="1000000000",
+            WS_HANDSHAKES_PER_SECOND="1000000000",
+            WS_HANDSHAKE_BURST="1000000000",
             LOG_LEVEL="WARNING",
             PYTHONUNBUFFERED="1",
         )
