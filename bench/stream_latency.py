@@ -257,7 +257,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.stream_latency", description=__doc__)
     parser.add_argument("--phrases", type=int, default=12, help="measured per engine")
     parser.add_argument("--segment", type=int, default=2, help="HLS segment seconds (IVS: 2)")
-    parser.add_argument("--slot", type=float, default=3.8, help="seconds from phrase to phrase")
+    parser.add_argument("--slot", type=float, default=4.5, help="seconds from phrase to phrase")
     parser.add_argument("--drain", type=float, default=15.0, help="wait for late captions")
     parser.add_argument("--engines", default="local,deepgram")
     args = parser.parse_args(argv)

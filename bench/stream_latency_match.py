@@ -35,10 +35,12 @@ def sound_end(pcm: bytes, rate: int, start: float, duration: float) -> float | N
 
 
 def caption_of(end_ms: int, finals: list[Final], tolerance_ms: int = TOLERANCE_MS) -> Final | None:
-    """The first final to arrive whose words hold the moment ``end_ms`` (a phrase's last word
-    ending, UTC ms): it starts no later and ends no more than ``tolerance_ms`` earlier. A final
-    that starts in the pause after the phrase (the next one's) does not count."""
+    """The final whose words hold the moment ``end_ms`` (a phrase's last word ending, UTC ms):
+    it starts no later and ends no more than ``tolerance_ms`` earlier (the engines' word times
+    are that rough). Of several, the one ending last: when an engine cuts a phrase in two, an
+    earlier piece ending within the tolerance does not hold the last word. A final that starts
+    in the pause after the phrase (the next one's) does not count."""
     holding = [
         f for f in finals if f.spoken_at <= end_ms and f.spoken_until >= end_ms - tolerance_ms
     ]
-    return min(holding, key=lambda f: f.received, default=None)
+    return min(holding, key=lambda f: (-f.spoken_until, f.received), default=None)

@@ -25,8 +25,13 @@ def test_a_final_ending_well_before_the_last_word_is_not_its_caption():
     assert caption_of(3_000, [Final(10.0, 1_000, 2_400, "Good evening")]) is None
 
 
+def test_of_a_phrase_cut_in_two_near_its_end_the_last_piece_is_its_caption():
+    most, rest = Final(10.0, 1_000, 2_700, "Good evening and"), Final(11.0, 2_700, 2_950, "welcome")
+    assert caption_of(3_000, [most, rest]) == rest
+
+
 def test_of_two_finals_holding_the_last_word_the_first_to_arrive_counts():
-    early, late = Final(11.0, 1_000, 3_100, "a"), Final(11.5, 2_000, 3_000, "b")
+    early, late = Final(11.0, 1_000, 3_000, "a"), Final(11.5, 2_000, 3_000, "b")  # same end
     assert caption_of(3_000, [late, early]) == early
 
 
