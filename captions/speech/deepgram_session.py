@@ -71,14 +71,8 @@ class DeepgramSession(QueuedSession):
 
     async def start(self) -> None:
         """First connection: a refusal raises here, anything else is retried in the background."""
-        ws: ClientConnection | None = None
-        try:
-            ws = await self._engine.connect(self._url)
-        except CONNECT_ERRORS as exc:
-            problem = classify(exc, model=self._engine.model, redact=self._engine.redact)
-            if isinstance(problem, SpeechRefused):
-                raise problem from None
-            self._report_retry(problem)
+        ws = await self._connect()
+        ws = None if isinstance(ws, Retry) else ws
         self._runner = asyncio.create_task(self._run(ws), name="deepgram-session")
 
     async def send(self, pcm: bytes) -> None:
@@ -139,14 +133,9 @@ class DeepgramSession(QueuedSession):
         busy = self._state == "delayed"
         while True:
             await asyncio.sleep(self._backoff(self._streak, busy=busy))
-            try:
-                ws = await self._engine.connect(self._url)
-            except CONNECT_ERRORS as exc:
-                problem = classify(exc, model=self._engine.model, redact=self._engine.redact)
-                if isinstance(problem, SpeechRefused):
-                    raise problem from None
-                self._report_retry(problem)
-                busy = problem.busy
+            ws = await self._connect()
+            if isinstance(ws, Retry):
+                busy = ws.busy
                 self._streak += 1
                 continue
             if self._buffer.dropped:
@@ -156,6 +145,18 @@ class DeepgramSession(QueuedSession):
                 )
             self._set_state("live", LIVE_MESSAGE)
             return ws
+
+    async def _connect(self) -> ClientConnection | Retry:
+        """One handshake: the connection, or the failure to retry (reported); a refusal
+        raises :class:`SpeechRefused`."""
+        try:
+            return await self._engine.connect(self._url)
+        except CONNECT_ERRORS as exc:
+            problem = classify(exc, model=self._engine.model, redact=self._engine.redact)
+            if isinstance(problem, SpeechRefused):
+                raise problem from None
+            self._report_retry(problem)
+            return problem
 
     def _backoff(self, attempt: int, *, busy: bool) -> float:
         """Exponential with 'equal jitter': between half and all of base * 2**attempt."""

@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.caption_feed import FakeCaptions, final
+from tests.browser.caption_overlay import box, inside
 from tests.browser.hls_streams import serve_directory
 from tests.browser.page_steps import enter_code, wait_for_player_state
 
@@ -24,19 +25,6 @@ def open_player(new_page, site, stream, **page_options):
     enter_code(page, site, stream.viewer_code)
     page.wait_for_function("() => document.body.dataset.captionsState === 'on'")
     return page, feed
-
-
-def box(page, selector: str) -> dict:
-    return page.locator(selector).bounding_box()
-
-
-def inside(inner: dict, outer: dict, slack: float = 0.5) -> bool:
-    return (
-        inner["x"] >= outer["x"] - slack
-        and inner["y"] >= outer["y"] - slack
-        and inner["x"] + inner["width"] <= outer["x"] + outer["width"] + slack
-        and inner["y"] + inner["height"] <= outer["y"] + outer["height"] + slack
-    )
 
 
 def video_state(page) -> dict:

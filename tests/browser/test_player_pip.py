@@ -11,8 +11,9 @@ from playwright._impl._errors import TargetClosedError  # not re-exported by syn
 from playwright.sync_api import expect
 
 from tests.browser.caption_feed import final
+from tests.browser.caption_overlay import box, inside
 from tests.browser.page_steps import wait_for_player_state
-from tests.browser.test_player_controls import ENGINES, box, inside, open_player
+from tests.browser.test_player_controls import ENGINES, open_player
 
 PLAYING_ON = """t => {
   const video = document.getElementById('video');
